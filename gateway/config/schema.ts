@@ -1,0 +1,83 @@
+/**
+ * The one configuration schema. File, `STOCKYARD_*` environment variables and CLI flags are merged
+ * into one object and validated here once, at boot; the frozen result is passed to every component.
+ */
+import { z } from 'zod'
+
+const port = z.number().int().min(0).max(65535)
+const topicPattern = z.string().min(1).max(512)
+const DAY = 86_400_000
+
+export const InternalClientSchema = z.strictObject({
+  /** MQTT username of an internal client (rules, Node-RED, integrations). */
+  username: z.string().min(1).max(128),
+  /** scrypt hash as printed by `stockyard hash-secret`; the clear password is never in config. */
+  passwordHash: z.string().startsWith('scrypt$'),
+  /** Topic filters (MQTT wildcards) this client may publish to. */
+  publish: z.array(topicPattern).default([]),
+  /** Topic filters this client may subscribe to. */
+  subscribe: z.array(topicPattern).default([]),
+})
+
+export const ConfigSchema = z.strictObject({
+  /** Directory holding the SQLite store; created if missing. */
+  dataDir: z.string().min(1).default('./data'),
+  /** Site identifier; the `{site}` level of every topic this gateway accepts. */
+  site: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('site1'),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  /** Address every listener binds to. Set 0.0.0.0 (or a LAN address) so devices on the network can connect. */
+  host: z.string().min(1).default('127.0.0.1'),
+  mqtt: z
+    .strictObject({
+      port: port.default(1883),
+      wsPort: port.default(8083),
+      tls: z.strictObject({ port: port.default(8883), cert: z.string(), key: z.string(), ca: z.string().optional() }).optional(),
+      /** Development and conformance testing only; logged as a warning. */
+      allowAnonymous: z.boolean().default(false),
+      maxPayloadBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+      internalClients: z.array(InternalClientSchema).default([]),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Group commit: the longest a message waits for its transaction (and so its PUBACK). */
+      commitIntervalMs: z.number().int().min(0).max(1000).default(4),
+      /** Group commit: a batch is committed at once when it reaches this many messages. */
+      maxBatch: z.number().int().min(1).max(100_000).default(4000),
+      maxFutureSkewMs: z.number().int().min(0).default(5 * 60_000),
+      maxPastAgeMs: z.number().int().min(0).default(7 * DAY),
+      /** How many recent (seq, ts) keys per device are remembered for duplicate detection. */
+      dedupPerDevice: z.number().int().min(0).max(1_000_000).default(10_000),
+      /** Maximum JSON nesting depth of a payload. */
+      maxDepth: z.number().int().min(2).max(64).default(8),
+      /** Maximum topic levels below the site/device prefix. */
+      maxTopicLevels: z.number().int().min(4).max(32).default(8),
+      /** Dead-letter rows kept (oldest deleted first). */
+      deadLetterMax: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost (see README). */
+      synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+      retention: z
+        .strictObject({
+          rawDays: z.number().positive().default(14),
+          minuteDays: z.number().positive().default(180),
+          hourDays: z.number().positive().default(5 * 365),
+          /** How often the retention sweep runs. */
+          intervalMs: z.number().int().min(1000).default(60_000),
+          /** Rows deleted per step; each step is one short transaction, so the event loop never stalls long. */
+          chunkRows: z.number().int().min(100).default(5_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  http: z.strictObject({ port: port.default(8080) }).prefault({}),
+  /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
+  demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+export type ConfigInput = z.input<typeof ConfigSchema>
+export type InternalClient = z.infer<typeof InternalClientSchema>
