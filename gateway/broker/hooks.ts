@@ -1,0 +1,141 @@
+/**
+ * aedes hooks: authenticate (CONNACK codes), authorizePublish (ACL + contract + durable ack),
+ * authorizeSubscribe (SUBACK 0x80 on denial). The PUBACK of a QoS 1 PUBLISH is written by aedes
+ * only after authorizePublish calls back, and we call back only after the group commit.
+ */
+import type { Aedes, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes'
+import type { Config } from '../config/schema.ts'
+import { verifySecret } from '../auth/secrets.ts'
+import type { Logger } from '../core/log.ts'
+import { parseTopic } from '../contracts/index.ts'
+import type { IngestPipeline } from '../ingest/pipeline.ts'
+import type { GatewayMetrics } from '../metrics.ts'
+import type { SqliteDeviceRegistry } from '../store/sqlite/devices.ts'
+import { canDevicePublish, canDeviceSubscribe, covers, TOPIC_ROOT } from './acl.ts'
+import { identityOf, setIdentity } from './identity.ts'
+
+/** Topics of refused messages are rewritten under this `$` prefix, so that no subscriber receives them. */
+export const REJECTED_PREFIX = '$stockyard/rejected/'
+
+function refuse(code: 4 | 5, message: string): AuthenticateError {
+  const err = new Error(message) as AuthenticateError
+  err.returnCode = code
+  return err
+}
+
+export interface HookDeps {
+  config: Readonly<Config>
+  devices: SqliteDeviceRegistry
+  pipeline: IngestPipeline
+  metrics: GatewayMetrics
+  logger: Logger
+}
+
+export function installHooks(broker: Aedes, deps: HookDeps): void {
+  const { config, devices, pipeline, metrics, logger } = deps
+  const internal = new Map(config.mqtt.internalClients.map((c) => [c.username, c]))
+
+  broker.authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, callback) => {
+    const fail = (code: 4 | 5, reason: string, message: string): void => {
+      metrics.authFailures.inc({ reason })
+      logger.warn({ clientId: client.id, username, reason }, 'mqtt connect refused')
+      callback(refuse(code, message), false)
+    }
+    if (username === undefined || password === undefined) {
+      if (config.mqtt.allowAnonymous) {
+        setIdentity(client, { type: 'anonymous' })
+        return callback(null, true)
+      }
+      // [MQTT-3.2.2-5] a refused CONNECT gets a non-zero return code, then the connection is closed.
+      return fail(5, 'no_credentials', 'credentials required')
+    }
+    const secret = password.toString('utf8')
+    const ic = internal.get(username)
+    if (ic) {
+      verifySecret(secret, ic.passwordHash).then(
+        (ok) => {
+          if (!ok) return fail(4, 'bad_password', 'bad user name or password')
+          setIdentity(client, { type: 'internal', username, rights: ic })
+          callback(null, true)
+        },
+        (err: Error) => callback(err as AuthenticateError, false),
+      )
+      return
+    }
+    devices.verify(username, secret).then(
+      (r) => {
+        if ('refused' in r) {
+          if (r.refused === 'disabled') return fail(5, 'disabled', 'device disabled')
+          return fail(4, r.refused, 'bad user name or password')
+        }
+        const d = r.device
+        setIdentity(client, { type: 'device', deviceId: d.id, site: d.site, zone: d.zone, secret: devices.secretOf(d.id) ?? '' })
+        callback(null, true)
+      },
+      (err: Error) => callback(err as AuthenticateError, false),
+    )
+  }
+
+  broker.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    // Messages published by the gateway itself (client null) are trusted.
+    if (!client) return callback(null)
+    const id = identityOf(client)
+    const topic = packet.topic
+    if (topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
+    if (!id || id.type === 'internal') {
+      if (id && !id.rights.publish.some((p) => covers(p, topic))) {
+        metrics.authFailures.inc({ reason: 'acl_publish' })
+        return callback(new Error(`not allowed to publish to ${topic}`))
+      }
+      return callback(null)
+    }
+    let sender
+    if (id.type === 'device') {
+      sender = { deviceId: id.deviceId, site: id.site, zone: id.zone }
+      if (!canDevicePublish(id.site, id.deviceId, topic)) {
+        metrics.authFailures.inc({ reason: 'acl_publish' })
+        // [MQTT-3.3.5-2] an unauthorised PUBLISH gets a positive ack or a closed connection; we ack
+        // it (after recording the refusal) so the device keeps its session and learns why on /errors.
+        return refuseMessage('topic.not_allowed', `device ${id.deviceId} may publish only under ${TOPIC_ROOT}/${id.site}/${id.deviceId}/`)
+      }
+    } else {
+      // Anonymous (development mode): stockyard topics are still checked against the contract.
+      if (!topic.startsWith(TOPIC_ROOT + '/')) return callback(null)
+      const parts = topic.split('/')
+      const device = parts[3] ? devices.get(parts[3]) : null
+      sender = { deviceId: parts[3] ?? '', site: parts[2] ?? '', zone: device?.zone ?? '' }
+    }
+    const parsed = parseTopic(topic, config.ingest.maxTopicLevels)
+    if (!parsed.ok) return refuseMessage(parsed.code, parsed.message)
+    if (parsed.site !== config.site) return refuseMessage('topic.not_allowed', `this gateway serves site ${config.site}, not ${parsed.site}`)
+    const outcome = pipeline.submit(sender, parsed.kind, topic, packet.payload as Buffer, (err) => callback(err))
+    if (outcome === 'rejected') hideFromSubscribers(packet)
+    return
+
+    function refuseMessage(code: Parameters<IngestPipeline['reject']>[0], message: string): void {
+      hideFromSubscribers(packet)
+      pipeline.reject(code, message, sender!, topic, packet.payload as Buffer, (err) => callback(err))
+    }
+  }
+
+  broker.authorizeSubscribe = (client: Client | null, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
+    const id = identityOf(client)
+    if (!id || id.type === 'anonymous') return callback(null, sub)
+    const allowed = id.type === 'device' ? canDeviceSubscribe(id.site, id.deviceId, sub.topic) : id.rights.subscribe.some((p) => covers(p, sub.topic))
+    if (allowed) return callback(null, sub)
+    metrics.authFailures.inc({ reason: 'acl_subscribe' })
+    logger.warn({ clientId: client?.id, topic: sub.topic }, 'subscription refused')
+    // [MQTT-3.9.3] a null subscription makes aedes answer 0x80 (failure) for this filter only.
+    callback(null, null)
+  }
+}
+
+/**
+ * A refused PUBLISH still goes through aedes's publish step after its ack; moving it under a
+ * `$` topic that no one is allowed to subscribe to keeps it from every subscriber
+ * ([MQTT-4.7.2-1]: `#` and `+` filters never match `$` topics) and from the retained store.
+ */
+export function hideFromSubscribers(packet: PublishPacket): void {
+  packet.topic = REJECTED_PREFIX + packet.topic
+  packet.retain = false
+}

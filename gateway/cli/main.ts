@@ -1,0 +1,55 @@
+/**
+ * The `stockyard` command. Every command prints JSON on stdout (logs go to stdout as pino JSON for
+ * `start`/`demo`); errors print `error <code>: <message>` on stderr and exit 2.
+ */
+import { hashSecret } from '../auth/secrets.ts'
+import { StockyardError } from '../core/errors.ts'
+import { parseFlags, printJson } from './args.ts'
+import { runDevices } from './devices.ts'
+import { runStart } from './start.ts'
+import { runTokens } from './tokens.ts'
+
+const USAGE = `usage: stockyard <command> [flags]
+  start     [--data DIR] [--config FILE] [--site S] [--host H] [--mqtt-port N] [--ws-port N] [--http-port N]
+            [--log-level L] [--allow-anonymous] [--sync-full]
+  demo      start with a small simulated warehouse (what npm start runs); same flags as start
+  devices   add --id ID --kind KIND --site SITE --zone ZONE | list | disable --id ID | enable --id ID | rotate --id ID
+  tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
+  hash-secret --secret S   print the scrypt hash of an internal client's password, for config
+Every command takes --data DIR (default ./data).`
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'start':
+      await runStart(rest)
+      return
+    case 'demo': {
+      const { runDemo } = await import('../../simulators/demo.ts')
+      await runDemo(rest)
+      return
+    }
+    case 'devices':
+      return runDevices(rest)
+    case 'tokens':
+      return runTokens(rest)
+    case 'hash-secret': {
+      const { values } = parseFlags(rest, { secret: { type: 'string' } })
+      if (!values.secret) throw new StockyardError('request.invalid', '--secret is required')
+      return printJson({ passwordHash: await hashSecret(values.secret) })
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE + '\n')
+      return
+    default:
+      throw new StockyardError('request.invalid', `unknown command ${command}\n${USAGE}`)
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof StockyardError) process.stderr.write(`error ${err.code}: ${err.message}\n`)
+  else process.stderr.write(`error internal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exit(2)
+})

@@ -1,0 +1,37 @@
+/**
+ * The HTTP API: probes, Prometheus metrics, series, devices, rejections and the OpenAPI document.
+ * Each route group lives in its own file as a list of `Route`s; this file mounts them with their
+ * access check and the one error mapping.
+ */
+import { Hono } from 'hono'
+import { authorize } from './auth.ts'
+import type { HttpDeps } from './deps.ts'
+import { deviceRoutes } from './devices.ts'
+import { notFound, onError } from './errors.ts'
+import { healthRoutes } from './health.ts'
+import { metricsRoutes } from './metrics.ts'
+import { openApiRoutes } from './openapi.ts'
+import { rejectionRoutes } from './rejections.ts'
+import type { Route } from './route.ts'
+import { seriesRoutes } from './series.ts'
+
+export type { HttpDeps } from './deps.ts'
+export type { Access, Route } from './route.ts'
+export { startHttpServer, type HttpServer } from './server.ts'
+
+/** Every route of the API; adding a group is one file plus one entry here. */
+export const ROUTES: readonly Route[] = [...healthRoutes, ...openApiRoutes, ...metricsRoutes, ...seriesRoutes, ...deviceRoutes, ...rejectionRoutes]
+
+/**
+ * Build the API app; the caller binds it with `startHttpServer`.
+ * @example const server = await startHttpServer(createHttpApp(deps), config.host, config.http.port)
+ */
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono()
+  for (const route of ROUTES) {
+    app.on(route.method, route.path, authorize(route.access, deps.tokens), (c) => route.handle(c, deps))
+  }
+  app.notFound(notFound)
+  app.onError(onError(deps.log))
+  return app
+}

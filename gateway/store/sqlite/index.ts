@@ -1,0 +1,68 @@
+/** Opens the embedded SQLite store (WAL) under the data directory and wires its parts. */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { migrate } from './schema.ts'
+import { SqliteSeriesStore } from './series.ts'
+import { SqliteDeviceRegistry } from './devices.ts'
+import { SqliteTokenStore } from './tokens.ts'
+import { SqliteDeadLetterLog } from './dead-letters.ts'
+import type { RetentionPolicy } from './retention.ts'
+
+export interface SqliteStoreOptions {
+  dataDir: string
+  /** NORMAL: a commit survives a process crash. FULL: it also survives power loss (fsync per commit). */
+  synchronous: 'NORMAL' | 'FULL'
+  retention?: Partial<RetentionPolicy>
+  deadLetterMax?: number
+  now?: () => number
+}
+
+export interface SqliteStore {
+  readonly path: string
+  readonly series: SqliteSeriesStore
+  readonly devices: SqliteDeviceRegistry
+  readonly tokens: SqliteTokenStore
+  readonly deadLetters: SqliteDeadLetterLog
+  /** Changes whenever another connection (e.g. the CLI) commits; see PRAGMA data_version. */
+  dataVersion(): number
+  close(): void
+}
+
+const DEFAULT_RETENTION: RetentionPolicy = {
+  rawDays: 14,
+  minuteDays: 180,
+  hourDays: 5 * 365,
+  eventDays: 365,
+  keyMaxAgeMs: 8 * 86_400_000,
+  chunkRows: 5_000,
+}
+
+/** Open (creating if needed) `DATA_DIR/stockyard.db`. */
+export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
+  mkdirSync(opts.dataDir, { recursive: true })
+  const path = join(opts.dataDir, 'stockyard.db')
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${opts.synchronous}`)
+  // The CLI may write (devices, tokens) while the gateway runs; wait rather than fail.
+  db.pragma('busy_timeout = 5000')
+  db.pragma('cache_size = -65536')
+  db.pragma('temp_store = MEMORY')
+  migrate(db)
+  const now = opts.now ?? Date.now
+  const versionStmt = db.prepare('PRAGMA data_version').pluck()
+  return {
+    path,
+    series: new SqliteSeriesStore(db, {
+      deadLetterMax: opts.deadLetterMax ?? 10_000,
+      retention: { ...DEFAULT_RETENTION, ...opts.retention },
+      now,
+    }),
+    devices: new SqliteDeviceRegistry(db, now),
+    tokens: new SqliteTokenStore(db, now),
+    deadLetters: new SqliteDeadLetterLog(db),
+    dataVersion: () => versionStmt.get() as number,
+    close: () => db.close(),
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Retention for the embedded store. Each step is one short transaction deleting at most
+ * `chunkRows` rows, so a sweep never stalls the event loop for long; the caller runs a bounded
+ * number of steps per tick and comes back later for the rest.
+ *
+ * Raw points, events and dedup keys are deleted by rowid range (found through `marks`, which maps
+ * arrival minutes to rowids), so nothing scans by timestamp. Rollups are deleted per series by
+ * their primary key (series_id, bucket).
+ */
+import type { Database, Statement } from 'better-sqlite3'
+
+const DAY = 86_400_000
+
+export interface RetentionPolicy {
+  rawDays: number
+  minuteDays: number
+  hourDays: number
+  eventDays: number
+  /** Dedup keys older than this are useless: such messages are refused as `ts.past` anyway. */
+  keyMaxAgeMs: number
+  chunkRows: number
+}
+
+export class RetentionSweeper {
+  private readonly st: Record<string, Statement>
+
+  constructor(
+    private readonly db: Database,
+    private readonly policy: RetentionPolicy,
+  ) {
+    this.st = {
+      markBefore: db.prepare('SELECT point_id, event_id, key_id FROM marks WHERE minute <= ? ORDER BY minute DESC LIMIT 1'),
+      seriesIds: db.prepare('SELECT id FROM series ORDER BY id'),
+      dropMarks: db.prepare('DELETE FROM marks WHERE minute < ?'),
+    }
+  }
+
+  /** Run up to `maxSteps` delete steps; returns the number of rows deleted. */
+  sweep(now: number, maxSteps: number): number {
+    const p = this.policy
+    let deleted = 0
+    let steps = 0
+    const budget = (): boolean => steps < maxSteps
+    const byRowid = (table: string, column: 'point_id' | 'event_id' | 'key_id', cutoff: number): void => {
+      const mark = this.st.markBefore!.get(Math.floor(cutoff / 60_000) * 60_000) as Record<string, number> | undefined
+      if (!mark) return
+      const upTo = mark[column]!
+      const del = this.db.prepare(`DELETE FROM ${table} WHERE id >= ? AND id < ? AND id <= ?`)
+      const first = this.db.prepare(`SELECT min(id) AS id FROM ${table}`)
+      while (budget()) {
+        const lo = (first.get() as { id: number | null }).id
+        if (lo === null || lo > upTo) return
+        deleted += del.run(lo, lo + p.chunkRows, upTo).changes
+        steps++
+      }
+    }
+    byRowid('points', 'point_id', now - p.rawDays * DAY)
+    byRowid('events', 'event_id', now - p.eventDays * DAY)
+    byRowid('msg_keys', 'key_id', now - p.keyMaxAgeMs)
+    for (const [table, days] of [
+      ['rollup_1m', p.minuteDays],
+      ['rollup_1h', p.hourDays],
+    ] as const) {
+      const del = this.db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND bucket < ?`)
+      const cutoff = now - days * DAY
+      for (const { id } of this.st.seriesIds!.all() as Array<{ id: number }>) {
+        if (!budget()) break
+        const n = del.run(id, cutoff).changes
+        if (n > 0) {
+          deleted += n
+          steps++
+        }
+      }
+    }
+    // Marks are needed until every table that uses them has passed them.
+    const oldest = now - Math.max(p.rawDays * DAY, p.eventDays * DAY, p.keyMaxAgeMs) - DAY
+    if (budget()) this.st.dropMarks!.run(oldest)
+    return deleted
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * SeriesStore on SQLite: the group-commit write path, rollup upkeep and rollup-aware reads.
+ * See schema.ts for the layout and why.
+ */
+import type { Database, Statement } from 'better-sqlite3'
+import type { SeriesLabels } from '../../core/records.ts'
+import type { CommitStats, IngestBatch, SeriesData, SeriesQuery, SeriesResult, SeriesStore } from '../types.ts'
+import { RetentionSweeper, type RetentionPolicy } from './retention.ts'
+
+const MINUTE = 60_000
+const HOUR = 3_600_000
+
+interface Agg {
+  seriesId: number
+  bucket: number
+  count: number
+  sum: number
+  min: number
+  max: number
+  last: number
+  lastTs: number
+  minId: number
+  maxId: number
+}
+
+function fold(map: Map<string, Agg>, seriesId: number, bucket: number, ts: number, value: number, id: number): void {
+  const key = `${seriesId}:${bucket}`
+  const a = map.get(key)
+  if (!a) {
+    map.set(key, { seriesId, bucket, count: 1, sum: value, min: value, max: value, last: value, lastTs: ts, minId: id, maxId: id })
+    return
+  }
+  a.count++
+  a.sum += value
+  if (value < a.min) a.min = value
+  if (value > a.max) a.max = value
+  if (ts >= a.lastTs) {
+    a.last = value
+    a.lastTs = ts
+  }
+  if (id > a.maxId) a.maxId = id
+}
+
+export interface SqliteSeriesOptions {
+  deadLetterMax: number
+  retention: RetentionPolicy
+  /** Arrival clock for retention marks. */
+  now: () => number
+}
+
+export class SqliteSeriesStore implements SeriesStore {
+  private readonly seriesIds = new Map<string, number>()
+  private readonly st: Record<string, Statement>
+  private readonly write: (batch: IngestBatch) => CommitStats
+  private readonly retention: RetentionSweeper
+  private markedMinute = -1
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: SqliteSeriesOptions,
+  ) {
+    for (const r of db.prepare('SELECT id, metric, site, zone, device, sku FROM series').all() as Array<SeriesLabels & { id: number; metric: string }>) {
+      this.seriesIds.set(seriesKey(r.metric, r), r.id)
+    }
+    this.st = {
+      insertSeries: db.prepare('INSERT INTO series (metric, site, zone, device, sku) VALUES (?, ?, ?, ?, ?)'),
+      insertPoint: db.prepare('INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?)'),
+      insertEvent: db.prepare('INSERT INTO events (ts, kind, site, zone, device, sku, ref, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertKey: db.prepare('INSERT INTO msg_keys (device, seq, ts) VALUES (?, ?, ?)'),
+      insertDead: db.prepare('INSERT INTO dead_letters (at, code, message, device, topic, seq, sample) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      trimDead: db.prepare('DELETE FROM dead_letters WHERE id <= ?'),
+      touchDevice: db.prepare(`UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?`),
+      mark: db.prepare(
+        `INSERT OR IGNORE INTO marks (minute, point_id, event_id, key_id) VALUES (?,
+          (SELECT coalesce(max(id), 0) FROM points), (SELECT coalesce(max(id), 0) FROM events), (SELECT coalesce(max(id), 0) FROM msg_keys))`,
+      ),
+      upsert1m: db.prepare(
+        `INSERT INTO rollup_1m (series_id, bucket, count, sum, min, max, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
+           min = min(min, excluded.min), max = max(max, excluded.max),
+           last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END, last_ts = max(last_ts, excluded.last_ts)`,
+      ),
+      upsert1h: db.prepare(
+        `INSERT INTO rollup_1h (series_id, bucket, count, sum, min, max, last, last_ts, min_id, max_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
+           min = min(min, excluded.min), max = max(max, excluded.max),
+           last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END, last_ts = max(last_ts, excluded.last_ts),
+           min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)`,
+      ),
+    }
+    this.write = db.transaction((batch: IngestBatch) => this.writeBatch(batch))
+    this.retention = new RetentionSweeper(db, opts.retention)
+  }
+
+  append(batch: IngestBatch): CommitStats {
+    return this.write(batch)
+  }
+
+  private seriesId(metric: string, labels: SeriesLabels): number {
+    const key = seriesKey(metric, labels)
+    let id = this.seriesIds.get(key)
+    if (id === undefined) {
+      id = Number(this.st.insertSeries!.run(metric, labels.site, labels.zone, labels.device, labels.sku).lastInsertRowid)
+      this.seriesIds.set(key, id)
+    }
+    return id
+  }
+
+  private writeBatch(batch: IngestBatch): CommitStats {
+    const now = this.opts.now()
+    const minute = Math.floor(now / MINUTE) * MINUTE
+    if (minute !== this.markedMinute) {
+      // Record where this arrival minute starts, before anything of it is written.
+      this.st.mark!.run(minute)
+      this.markedMinute = minute
+    }
+    const m1 = new Map<string, Agg>()
+    const h1 = new Map<string, Agg>()
+    const devices = new Map<string, number>()
+    let points = 0
+    let events = 0
+    for (const a of batch.accepted) {
+      for (const p of a.points) {
+        const sid = this.seriesId(p.metric, p.labels)
+        const id = Number(this.st.insertPoint!.run(sid, p.ts, p.value).lastInsertRowid)
+        fold(m1, sid, Math.floor(p.ts / MINUTE) * MINUTE, p.ts, p.value, id)
+        fold(h1, sid, Math.floor(p.ts / HOUR) * HOUR, p.ts, p.value, id)
+        points++
+      }
+      for (const e of a.events) {
+        this.st.insertEvent!.run(e.ts, e.kind, e.site, e.zone, e.device, e.sku, e.ref, JSON.stringify(e.body))
+        events++
+      }
+      for (const k of a.keys) this.st.insertKey!.run(a.device, k.seq, k.ts)
+      devices.set(a.device, now)
+    }
+    for (const r of m1.values()) this.st.upsert1m!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs)
+    for (const r of h1.values()) this.st.upsert1h!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs, r.minId, r.maxId)
+    for (const [device, at] of devices) this.st.touchDevice!.run(at, device)
+    let lastDead = 0
+    for (const r of batch.rejections) {
+      lastDead = Number(this.st.insertDead!.run(r.ts, r.code, r.message, r.device, r.topic, r.seq ?? null, r.sample).lastInsertRowid)
+    }
+    if (lastDead > this.opts.deadLetterMax) this.st.trimDead!.run(lastDead - this.opts.deadLetterMax)
+    return { points, events, rejections: batch.rejections.length }
+  }
+
+  private matchingSeries(q: Partial<SeriesQuery>): Array<{ id: number } & SeriesLabels & { metric: string }> {
+    const where: string[] = []
+    const args: unknown[] = []
+    for (const k of ['metric', 'site', 'zone', 'device', 'sku'] as const) {
+      if (q[k] !== undefined) {
+        where.push(`${k} = ?`)
+        args.push(q[k])
+      }
+    }
+    const sql = `SELECT id, metric, site, zone, device, sku FROM series ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id`
+    return this.db.prepare(sql).all(...args) as Array<{ id: number } & SeriesLabels & { metric: string }>
+  }
+
+  query(q: SeriesQuery): SeriesResult {
+    const series = this.matchingSeries(q)
+    const step = q.stepMs
+    const source: SeriesResult['source'] = step === undefined || step % MINUTE !== 0 ? 'raw' : step % HOUR === 0 ? 'rollup_1h' : 'rollup_1m'
+    const out: SeriesData[] = []
+    for (const s of series) {
+      const labels = { metric: s.metric, site: s.site, zone: s.zone, device: s.device, sku: s.sku }
+      const points = source === 'raw' ? this.rawPoints(s.id, q.from, q.to, step, q.agg) : this.rollupPoints(source, s.id, q, step!)
+      if (points.length) out.push({ labels, points })
+    }
+    return { series: out, source }
+  }
+
+  /** Rollup rows re-bucketed to the step; count/sum/min/max/last combine exactly. */
+  private rollupPoints(table: 'rollup_1m' | 'rollup_1h', seriesId: number, q: SeriesQuery, step: number): Array<[number, number]> {
+    const base = table === 'rollup_1m' ? MINUTE : HOUR
+    // Buckets are aligned to their own width; only whole buckets inside [from, to) are read.
+    const from = Math.ceil(q.from / base) * base
+    const rows = this.db
+      .prepare(`SELECT bucket, count, sum, min, max, last, last_ts FROM ${table} WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`)
+      .all(seriesId, from, q.to) as Array<{ bucket: number; count: number; sum: number; min: number; max: number; last: number; last_ts: number }>
+    const buckets = new Map<number, { count: number; sum: number; min: number; max: number; last: number; lastTs: number }>()
+    for (const r of rows) {
+      const b = Math.floor(r.bucket / step) * step
+      const cur = buckets.get(b)
+      if (!cur) buckets.set(b, { count: r.count, sum: r.sum, min: r.min, max: r.max, last: r.last, lastTs: r.last_ts })
+      else {
+        cur.count += r.count
+        cur.sum += r.sum
+        cur.min = Math.min(cur.min, r.min)
+        cur.max = Math.max(cur.max, r.max)
+        if (r.last_ts >= cur.lastTs) {
+          cur.last = r.last
+          cur.lastTs = r.last_ts
+        }
+      }
+    }
+    return [...buckets].map(([b, a]) => [b, pick(q.agg, a)])
+  }
+
+  /** Raw points (or raw points bucketed to a sub-minute step), scanning only the rowid ranges rollup_1h names. */
+  private rawPoints(seriesId: number, from: number, to: number, step: number | undefined, agg: SeriesQuery['agg']): Array<[number, number]> {
+    const range = this.db
+      .prepare('SELECT min(min_id) AS lo, max(max_id) AS hi FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket < ?')
+      .get(seriesId, Math.floor(from / HOUR) * HOUR, to) as { lo: number | null; hi: number | null }
+    if (range.lo === null || range.hi === null) return []
+    const rows = this.db
+      .prepare('SELECT ts, value FROM points WHERE id BETWEEN ? AND ? AND series_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id')
+      .raw()
+      .all(range.lo, range.hi, seriesId, from, to) as Array<[number, number]>
+    if (step === undefined) return rows
+    const buckets = new Map<number, { count: number; sum: number; min: number; max: number; last: number; lastTs: number }>()
+    for (const [ts, v] of rows) {
+      const b = Math.floor(ts / step) * step
+      const cur = buckets.get(b)
+      if (!cur) buckets.set(b, { count: 1, sum: v, min: v, max: v, last: v, lastTs: ts })
+      else {
+        cur.count++
+        cur.sum += v
+        cur.min = Math.min(cur.min, v)
+        cur.max = Math.max(cur.max, v)
+        cur.last = v
+        cur.lastTs = ts
+      }
+    }
+    return [...buckets].map(([b, a]) => [b, pick(agg, a)])
+  }
+
+  countPoints(filter: Partial<Omit<SeriesQuery, 'stepMs' | 'agg'>>): number {
+    const ids = this.matchingSeries(filter).map((s) => s.id)
+    if (ids.length === 0) return 0
+    const row = this.db
+      .prepare(`SELECT count(*) AS n FROM points WHERE series_id IN (${ids.map(() => '?').join(',')}) AND ts >= ? AND ts < ?`)
+      .get(...ids, filter.from ?? Number.MIN_SAFE_INTEGER, filter.to ?? Number.MAX_SAFE_INTEGER) as { n: number }
+    return row.n
+  }
+
+  /** The most recent duplicate-detection keys, newest first, to rebuild the in-memory window at boot. */
+  recentKeys(limit: number): Array<{ device: string; seq: number; ts: number }> {
+    return this.db.prepare('SELECT device, seq, ts FROM msg_keys ORDER BY id DESC LIMIT ?').all(limit) as Array<{ device: string; seq: number; ts: number }>
+  }
+
+  /** Total rows per table (diagnostics and tests). */
+  countEvents(filter: { kind?: string; device?: string } = {}): number {
+    const where: string[] = []
+    const args: string[] = []
+    if (filter.kind) {
+      where.push('kind = ?')
+      args.push(filter.kind)
+    }
+    if (filter.device) {
+      where.push('device = ?')
+      args.push(filter.device)
+    }
+    return (this.db.prepare(`SELECT count(*) AS n FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n
+  }
+
+  enforceRetention(now: number, maxSteps = 1000): number {
+    return this.retention.sweep(now, maxSteps)
+  }
+
+  close(): void {
+    // The database handle belongs to SqliteStore, which closes it.
+  }
+}
+
+function seriesKey(metric: string, l: SeriesLabels): string {
+  return `${metric}\u0000${l.site}\u0000${l.zone}\u0000${l.device}\u0000${l.sku}`
+}
+
+function pick(agg: SeriesQuery['agg'], a: { count: number; sum: number; min: number; max: number; last: number }): number {
+  switch (agg) {
+    case 'avg':
+      return a.sum / a.count
+    case 'sum':
+      return a.sum
+    case 'min':
+      return a.min
+    case 'max':
+      return a.max
+    case 'count':
+      return a.count
+    case 'last':
+      return a.last
+  }
+}

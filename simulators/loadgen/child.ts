@@ -1,0 +1,34 @@
+/**
+ * Entry point of a forked generator process (see fork.ts). Protocol over the IPC channel: the
+ * parent sends one `{ type: 'run', options }`; we answer one `{ type: 'result', result }` or
+ * `{ type: 'error', message }` and exit. We also exit if the parent goes away, or after a hard
+ * deadline, so no generator outlives its bench.
+ */
+import { runLoad } from './run.ts'
+import type { LoadOptions, LoadResult } from './types.ts'
+
+export type ChildRequest = { type: 'run'; options: LoadOptions }
+export type ChildReply = { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
+
+if (!process.send) {
+  process.stderr.write('simulators/loadgen/child.ts is meant to be forked (see fork.ts)\n')
+  process.exit(2)
+}
+
+process.on('disconnect', () => process.exit(1))
+// If no request arrives at all, do not wait forever.
+const idle = setTimeout(() => process.exit(3), 30_000)
+
+process.once('message', (msg: ChildRequest) => {
+  clearTimeout(idle)
+  const o = msg.options
+  const hardMs = o.durationMs + (o.drainMs ?? 5000) + (o.connectTimeoutMs ?? 5000) + 30_000
+  setTimeout(() => process.exit(4), hardMs).unref()
+  const reply = (r: ChildReply): void => {
+    process.send!(r, () => process.exit(0))
+  }
+  runLoad(o).then(
+    (result) => reply({ type: 'result', result }),
+    (err: unknown) => reply({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+  )
+})

@@ -1,0 +1,78 @@
+/**
+ * Options and results of the MQTT load generator. Both cross a process boundary (the bench forks
+ * the generator), so they are plain JSON data: no functions, no class instances.
+ */
+
+/** One device = one MQTT connection with its own credentials. */
+export interface DeviceIdentity {
+  /** Device id: the `{deviceId}` topic level. */
+  id: string
+  username: string
+  password: string
+  /** Defaults to `id`. */
+  clientId?: string
+}
+
+/** `max`: keep every window full for the whole duration. `rate`: a fixed total rate, paced in small ticks. */
+export type LoadMode = { kind: 'max' } | { kind: 'rate'; msgPerSec: number }
+
+export interface LoadOptions {
+  /** 127.0.0.1 unless you know why not. */
+  host: string
+  port: number
+  /** The `{site}` topic level. */
+  site: string
+  /** One connection per device. */
+  devices: DeviceIdentity[]
+  mode: LoadMode
+  /** How long messages are sent; the drain (waiting for the last PUBACKs) comes after. */
+  durationMs: number
+  /** Max un-acknowledged PUBLISHes per connection. Default 100. */
+  window?: number
+  /** How long to wait for outstanding PUBACKs after the send phase. Default 5000. */
+  drainMs?: number
+  /** How long to wait for every CONNACK. Default 5000. */
+  connectTimeoutMs?: number
+  /** Messages pre-encoded per connection at a time; `ts` is refreshed per chunk. Default 2048. */
+  chunkSize?: number
+  /** Pacing tick of `rate` mode. Default 5 ms. */
+  tickMs?: number
+  /** First `seq` of every device. Default 1. */
+  seqStart?: number
+  /** Latency samples kept (8 bytes each); later ones are counted but not recorded. Default 2,000,000. */
+  maxSamples?: number
+}
+
+export interface LatencySummary {
+  /** Milliseconds, publish write -> PUBACK read, nearest-rank percentiles. */
+  p50: number
+  p90: number
+  p99: number
+  max: number
+  mean: number
+  samples: number
+}
+
+export interface LoadResult {
+  mode: LoadMode['kind']
+  /** Total rate asked for in `rate` mode, else null. */
+  targetRate: number | null
+  connections: number
+  window: number
+  durationMs: number
+  /** Start of sending -> last PUBACK (or end of the drain if some never came). */
+  elapsedMs: number
+  sent: number
+  acked: number
+  /** Sent but never acknowledged within the drain. */
+  unacked: number
+  /** PUBACKs for a packet id that was not in flight (a broker bug or a generator bug). */
+  unexpectedAcks: number
+  /** `rate` mode: the most messages that were ever behind schedule because windows were full. */
+  maxBacklog: number
+  /** Acknowledged messages per second over `elapsedMs`. */
+  rate: number
+  latencyMs: LatencySummary
+  /** The generator's own CPU over the run, as a fraction of one core (user + system). */
+  cpuCores: number
+}
