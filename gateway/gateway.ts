@@ -70,6 +70,15 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     config.http.port,
   )
 
+  // Disable/rotate through this process's registry: drop live sessions now (data_version misses own writes).
+  store.devices.onRevoked(() => {
+    try {
+      broker.recheckDevices()
+    } catch (err) {
+      logger.error({ err }, 'device re-check failed')
+    }
+  })
+
   // Background: retention in bounded steps, and noticing CLI changes to devices (data_version).
   let version = store.dataVersion()
   const watch = setInterval(() => {
@@ -87,8 +96,16 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       logger.error({ err }, 'retention sweep failed')
     }
   }, config.store.retention.intervalMs)
+  const rollups = setInterval(() => {
+    try {
+      store.series.flushRollups()
+    } catch (err) {
+      logger.error({ err }, 'rollup flush failed; will retry')
+    }
+  }, config.store.rollupFlushMs)
   watch.unref()
   sweep.unref()
+  rollups.unref()
 
   const ports = { ...broker.ports, http: http.port }
   if (config.mqtt.allowAnonymous) logger.warn('anonymous MQTT access is ON: for development and conformance testing only')
@@ -106,6 +123,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       stopping = true
       clearInterval(watch)
       clearInterval(sweep)
+      clearInterval(rollups)
       // Commit (and so acknowledge) what is queued, then close the connections.
       pipeline.close()
       await broker.close()

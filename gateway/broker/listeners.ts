@@ -6,6 +6,7 @@ import { createServer as createTlsServer } from 'node:tls'
 import type { Aedes } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Config } from '../config/schema.ts'
+import { limitPacketSize } from './packet-limit.ts'
 
 export interface Listeners {
   ports: { mqtt: number; ws: number; tls?: number }
@@ -28,7 +29,11 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
 
 export async function startListeners(broker: Aedes, config: Readonly<Config>): Promise<Listeners> {
   const host = config.host
-  const tcp = createNetServer((socket) => broker.handle(socket))
+  const maxPacket = config.mqtt.maxPacketBytes
+  const handle = (stream: Parameters<Aedes['handle']>[0], req?: Parameters<Aedes['handle']>[1]): void => {
+    limitPacketSize(broker.handle(stream, req), maxPacket)
+  }
+  const tcp = createNetServer((socket) => handle(socket))
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n')
   })
@@ -36,7 +41,7 @@ export async function startListeners(broker: Aedes, config: Readonly<Config>): P
   wss.on('connection', (ws, req) => {
     const stream = createWebSocketStream(ws)
     stream.on('error', () => stream.destroy())
-    broker.handle(stream, req)
+    handle(stream, req)
   })
   const servers: Array<NetServer | HttpServer> = [tcp, http]
   const ports: Listeners['ports'] = { mqtt: await listen(tcp, host, config.mqtt.port), ws: await listen(http, host, config.mqtt.wsPort) }
@@ -44,7 +49,7 @@ export async function startListeners(broker: Aedes, config: Readonly<Config>): P
   if (tlsCfg) {
     const tls = createTlsServer(
       { cert: readFileSync(tlsCfg.cert), key: readFileSync(tlsCfg.key), ca: tlsCfg.ca ? readFileSync(tlsCfg.ca) : undefined },
-      (socket) => broker.handle(socket),
+      (socket) => handle(socket),
     )
     servers.push(tls)
     ports.tls = await listen(tls, host, tlsCfg.port)

@@ -35,6 +35,8 @@ export const ConfigSchema = z.strictObject({
       /** Development and conformance testing only; logged as a warning. */
       allowAnonymous: z.boolean().default(false),
       maxPayloadBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+      /** Hard cap on one MQTT packet; larger ones close the connection (smaller ones get payload.too_large). */
+      maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
       internalClients: z.array(InternalClientSchema).default([]),
     })
     .prefault({}),
@@ -50,8 +52,8 @@ export const ConfigSchema = z.strictObject({
       dedupPerDevice: z.number().int().min(0).max(1_000_000).default(10_000),
       /** Maximum JSON nesting depth of a payload. */
       maxDepth: z.number().int().min(2).max(64).default(8),
-      /** Maximum topic levels below the site/device prefix. */
-      maxTopicLevels: z.number().int().min(4).max(32).default(8),
+      /** Maximum levels of a device topic, all counted (`stockyard/v1/site/device/kind` has 5); more is `topic.too_many_levels`. */
+      maxTopicLevels: z.number().int().min(5).max(32).default(8),
       /** Dead-letter rows kept (oldest deleted first). */
       deadLetterMax: z.number().int().min(100).default(10_000),
     })
@@ -60,6 +62,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost (see README). */
       synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+      /** How often in-memory rollup deltas are written (reads always flush first; raw points are the durable truth). */
+      rollupFlushMs: z.number().int().min(10).max(60_000).default(1000),
       retention: z
         .strictObject({
           rawDays: z.number().positive().default(14),
@@ -76,6 +80,10 @@ export const ConfigSchema = z.strictObject({
   http: z.strictObject({ port: port.default(8080) }).prefault({}),
   /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
   demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
+}).check((ctx) => {
+  if (ctx.value.mqtt.maxPacketBytes < ctx.value.mqtt.maxPayloadBytes + 1024) {
+    ctx.issues.push({ code: 'custom', input: ctx.value.mqtt.maxPacketBytes, path: ['mqtt', 'maxPacketBytes'], message: 'must exceed mqtt.maxPayloadBytes by at least 1024 (topic and header)' })
+  }
 })
 
 export type Config = z.infer<typeof ConfigSchema>

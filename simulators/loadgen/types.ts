@@ -35,7 +35,7 @@ export interface LoadOptions {
   connectTimeoutMs?: number
   /** Messages pre-encoded per connection at a time; `ts` is refreshed per chunk. Default 2048. */
   chunkSize?: number
-  /** Pacing tick of `rate` mode. Default 5 ms. */
+  /** Pacing tick of `rate` mode. Default 1 ms (the timer floor), so sends are spread, not bursty. */
   tickMs?: number
   /** First `seq` of every device. Default 1. */
   seqStart?: number
@@ -70,7 +70,7 @@ export interface LoadResult {
   unexpectedAcks: number
   /** `rate` mode: the most messages that were ever behind schedule because windows were full. */
   maxBacklog: number
-  /** Acknowledged messages per second over `elapsedMs`. */
+  /** Acknowledged messages per second: over `elapsedMs` in `max` mode, over `durationMs` in `rate` mode. */
   rate: number
   latencyMs: LatencySummary
   /** The generator's own CPU over the run, as a fraction of one core (user + system). */

@@ -1,6 +1,6 @@
 /**
  * A bare aedes 1.2 broker for the bench baseline: in-memory persistence, every client accepted,
- * every publish authorised. Prints `{"port":N}` on stdout once listening on 127.0.0.1.
+ * every publish authorised, TCP_NODELAY on. Prints `{"port":N}` on stdout once listening on 127.0.0.1.
  * Stops by itself on SIGTERM/SIGINT, when its stdin closes (the bench went away), or after
  * `--max-lifetime-ms` (default 30 min).
  *   node --import tsx test/bench/bare-aedes.ts [--port 0] [--max-lifetime-ms 1800000]
@@ -13,7 +13,9 @@ const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }
 
 const broker = await Aedes.createBroker()
 broker.authenticate = (_client, _username, _password, done) => done(null, true)
-const server = net.createServer(broker.handle)
+// TCP_NODELAY: a PUBACK leaves at once instead of waiting (Nagle) for the client's ACK of the
+// previous segment; the bench measures the broker, not the interplay with delayed ACKs.
+const server = net.createServer({ noDelay: true }, broker.handle)
 
 let stopping = false
 function stop(code: number): void {

@@ -24,7 +24,10 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.destroy() && resolve(true))
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy()
+        resolve(true)
+      })
       s.once('error', () => resolve(false))
     })
     if (ok) return
@@ -64,7 +67,12 @@ export class BoundedProcess {
         this.lineListeners = this.lineListeners.filter((l) => l !== listener)
       }
       const listener = (line: string): void => {
-        const v = pick(line)
+        let v: T | undefined
+        try {
+          v = pick(line)
+        } catch {
+          v = undefined // a line that is not what we look for
+        }
         if (v !== undefined) {
           done()
           resolve(v)

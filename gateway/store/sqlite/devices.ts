@@ -45,6 +45,8 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
    * dropped when the stored hash changes (rotate) or the device is disabled.
    */
   private readonly verified = new Map<string, { secret: string; digest: string }>()
+  /** Called after this process disables or rotates a device (other processes show up in PRAGMA data_version instead). */
+  private readonly revokedListeners: Array<(id: string) => void> = []
 
   constructor(
     db: Database,
@@ -89,6 +91,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     this.mustExist(id)
     this.st.setDisabled!.run(1, id)
     this.verified.delete(id)
+    this.revoked(id)
   }
 
   enable(id: string): void {
@@ -101,7 +104,20 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     const password = randomSecret()
     this.st.setSecret!.run(await hashSecret(password), id)
     this.verified.delete(id)
+    this.revoked(id)
     return { id, username: id, password }
+  }
+
+  /**
+   * Run `fn` whenever this registry disables a device or rotates its password, so live sessions can
+   * be dropped at once. PRAGMA data_version does not change for writes made on the same connection.
+   */
+  onRevoked(fn: (id: string) => void): void {
+    this.revokedListeners.push(fn)
+  }
+
+  private revoked(id: string): void {
+    for (const fn of this.revokedListeners) fn(id)
   }
 
   async verify(username: string, password: string): Promise<{ device: Device } | { refused: 'unknown' | 'bad_password' | 'disabled' }> {

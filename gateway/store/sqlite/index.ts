@@ -52,17 +52,21 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   migrate(db)
   const now = opts.now ?? Date.now
   const versionStmt = db.prepare('PRAGMA data_version').pluck()
+  const series = new SqliteSeriesStore(db, {
+    deadLetterMax: opts.deadLetterMax ?? 10_000,
+    retention: { ...DEFAULT_RETENTION, ...opts.retention },
+    now,
+  })
   return {
     path,
-    series: new SqliteSeriesStore(db, {
-      deadLetterMax: opts.deadLetterMax ?? 10_000,
-      retention: { ...DEFAULT_RETENTION, ...opts.retention },
-      now,
-    }),
+    series,
     devices: new SqliteDeviceRegistry(db, now),
     tokens: new SqliteTokenStore(db, now),
     deadLetters: new SqliteDeadLetterLog(db),
     dataVersion: () => versionStmt.get() as number,
-    close: () => db.close(),
+    close: () => {
+      series.close()
+      db.close()
+    },
   }
 }

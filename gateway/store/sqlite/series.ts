@@ -41,6 +41,49 @@ function fold(map: Map<string, Agg>, seriesId: number, bucket: number, ts: numbe
   if (id > a.maxId) a.maxId = id
 }
 
+interface Folds {
+  m1: Map<string, Agg>
+  h1: Map<string, Agg>
+  /** Highest raw point id folded in. */
+  maxId: number
+}
+
+function newFolds(): Folds {
+  return { m1: new Map(), h1: new Map(), maxId: 0 }
+}
+
+function foldPoint(f: Folds, seriesId: number, ts: number, value: number, id: number): void {
+  fold(f.m1, seriesId, Math.floor(ts / MINUTE) * MINUTE, ts, value, id)
+  fold(f.h1, seriesId, Math.floor(ts / HOUR) * HOUR, ts, value, id)
+  if (id > f.maxId) f.maxId = id
+}
+
+function mergeInto(target: Map<string, Agg>, source: Map<string, Agg>): void {
+  for (const [key, b] of source) {
+    const a = target.get(key)
+    if (!a) {
+      target.set(key, b)
+      continue
+    }
+    a.count += b.count
+    a.sum += b.sum
+    if (b.min < a.min) a.min = b.min
+    if (b.max > a.max) a.max = b.max
+    if (b.lastTs >= a.lastTs) {
+      a.last = b.last
+      a.lastTs = b.lastTs
+    }
+    if (b.minId < a.minId) a.minId = b.minId
+    if (b.maxId > a.maxId) a.maxId = b.maxId
+  }
+}
+
+function mergeFolds(target: Folds, source: Folds): void {
+  mergeInto(target.m1, source.m1)
+  mergeInto(target.h1, source.h1)
+  if (source.maxId > target.maxId) target.maxId = source.maxId
+}
+
 export interface SqliteSeriesOptions {
   deadLetterMax: number
   retention: RetentionPolicy
@@ -51,9 +94,14 @@ export interface SqliteSeriesOptions {
 export class SqliteSeriesStore implements SeriesStore {
   private readonly seriesIds = new Map<string, number>()
   private readonly st: Record<string, Statement>
-  private readonly write: (batch: IngestBatch) => CommitStats
+  private readonly write: (batch: IngestBatch, folds: Folds) => CommitStats
+  private readonly flushTx: () => void
   private readonly retention: RetentionSweeper
   private markedMinute = -1
+  /** Rollup deltas committed in raw points but not yet in the rollup tables (see flushRollups). */
+  private pending: Folds = newFolds()
+  /** Series created by the batch being written; forgotten again if its transaction rolls back. */
+  private newSeries: string[] = []
 
   constructor(
     private readonly db: Database,
@@ -74,6 +122,9 @@ export class SqliteSeriesStore implements SeriesStore {
         `INSERT OR IGNORE INTO marks (minute, point_id, event_id, key_id) VALUES (?,
           (SELECT coalesce(max(id), 0) FROM points), (SELECT coalesce(max(id), 0) FROM events), (SELECT coalesce(max(id), 0) FROM msg_keys))`,
       ),
+      getWatermark: db.prepare(`SELECT value FROM meta WHERE key = 'rollup_watermark'`),
+      setWatermark: db.prepare(`INSERT INTO meta (key, value) VALUES ('rollup_watermark', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+      tail: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? ORDER BY id'),
       upsert1m: db.prepare(
         `INSERT INTO rollup_1m (series_id, bucket, count, sum, min, max, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
@@ -88,12 +139,61 @@ export class SqliteSeriesStore implements SeriesStore {
            min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)`,
       ),
     }
-    this.write = db.transaction((batch: IngestBatch) => this.writeBatch(batch))
+    this.write = db.transaction((batch: IngestBatch, folds: Folds) => this.writeBatch(batch, folds))
+    this.flushTx = db.transaction(() => this.writeRollups())
     this.retention = new RetentionSweeper(db, opts.retention)
+    this.recoverRollups()
   }
 
   append(batch: IngestBatch): CommitStats {
-    return this.write(batch)
+    const folds = newFolds()
+    try {
+      const stats = this.write(batch, folds)
+      // Only a committed batch reaches the pending rollups.
+      mergeFolds(this.pending, folds)
+      return stats
+    } catch (err) {
+      // The rollback removed the series rows and the mark this batch inserted; forget them here too,
+      // or the next batch would write points under an id SQLite hands out again to another series.
+      for (const key of this.newSeries) this.seriesIds.delete(key)
+      this.markedMinute = -1
+      throw err
+    } finally {
+      this.newSeries = []
+    }
+  }
+
+  /**
+   * Write pending rollup deltas and advance the watermark, in one transaction. Rollups are kept in
+   * memory between flushes because upserting them in every group commit dirties one B-tree page per
+   * active series per commit, and that made the insert rate fall by half as the store grew (measured
+   * here: 135k -> 66k msg/s over 10 M points). The raw points are the durable truth: after a crash,
+   * recoverRollups() re-folds the points above the watermark. Reads flush first, so they are exact.
+   */
+  flushRollups(): void {
+    if (this.pending.m1.size === 0 && this.pending.h1.size === 0) return
+    this.flushTx()
+    this.pending = newFolds()
+  }
+
+  private writeRollups(): void {
+    const { m1, h1, maxId } = this.pending
+    for (const r of m1.values()) this.st.upsert1m!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs)
+    for (const r of h1.values()) this.st.upsert1h!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs, r.minId, r.maxId)
+    this.st.setWatermark!.run(String(maxId))
+  }
+
+  /** Fold raw points committed after the last rollup flush (a crash between the two) into the rollups. */
+  private recoverRollups(): void {
+    const row = this.st.getWatermark!.get() as { value: string } | undefined
+    const watermark = row ? Number(row.value) : 0
+    const folds = newFolds()
+    folds.maxId = watermark
+    for (const p of this.st.tail!.iterate(watermark) as Iterable<{ id: number; series_id: number; ts: number; value: number }>) {
+      foldPoint(folds, p.series_id, p.ts, p.value, p.id)
+    }
+    this.pending = folds
+    this.flushRollups()
   }
 
   private seriesId(metric: string, labels: SeriesLabels): number {
@@ -102,11 +202,12 @@ export class SqliteSeriesStore implements SeriesStore {
     if (id === undefined) {
       id = Number(this.st.insertSeries!.run(metric, labels.site, labels.zone, labels.device, labels.sku).lastInsertRowid)
       this.seriesIds.set(key, id)
+      this.newSeries.push(key)
     }
     return id
   }
 
-  private writeBatch(batch: IngestBatch): CommitStats {
+  private writeBatch(batch: IngestBatch, folds: Folds): CommitStats {
     const now = this.opts.now()
     const minute = Math.floor(now / MINUTE) * MINUTE
     if (minute !== this.markedMinute) {
@@ -114,8 +215,6 @@ export class SqliteSeriesStore implements SeriesStore {
       this.st.mark!.run(minute)
       this.markedMinute = minute
     }
-    const m1 = new Map<string, Agg>()
-    const h1 = new Map<string, Agg>()
     const devices = new Map<string, number>()
     let points = 0
     let events = 0
@@ -123,8 +222,7 @@ export class SqliteSeriesStore implements SeriesStore {
       for (const p of a.points) {
         const sid = this.seriesId(p.metric, p.labels)
         const id = Number(this.st.insertPoint!.run(sid, p.ts, p.value).lastInsertRowid)
-        fold(m1, sid, Math.floor(p.ts / MINUTE) * MINUTE, p.ts, p.value, id)
-        fold(h1, sid, Math.floor(p.ts / HOUR) * HOUR, p.ts, p.value, id)
+        foldPoint(folds, sid, p.ts, p.value, id)
         points++
       }
       for (const e of a.events) {
@@ -134,8 +232,6 @@ export class SqliteSeriesStore implements SeriesStore {
       for (const k of a.keys) this.st.insertKey!.run(a.device, k.seq, k.ts)
       devices.set(a.device, now)
     }
-    for (const r of m1.values()) this.st.upsert1m!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs)
-    for (const r of h1.values()) this.st.upsert1h!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs, r.minId, r.maxId)
     for (const [device, at] of devices) this.st.touchDevice!.run(at, device)
     let lastDead = 0
     for (const r of batch.rejections) {
@@ -159,6 +255,7 @@ export class SqliteSeriesStore implements SeriesStore {
   }
 
   query(q: SeriesQuery): SeriesResult {
+    this.flushRollups()
     const series = this.matchingSeries(q)
     const step = q.stepMs
     const source: SeriesResult['source'] = step === undefined || step % MINUTE !== 0 ? 'raw' : step % HOUR === 0 ? 'rollup_1h' : 'rollup_1m'
@@ -260,7 +357,8 @@ export class SqliteSeriesStore implements SeriesStore {
   }
 
   close(): void {
-    // The database handle belongs to SqliteStore, which closes it.
+    // The database handle belongs to SqliteStore, which closes it after this.
+    this.flushRollups()
   }
 }
 

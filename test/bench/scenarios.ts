@@ -1,0 +1,81 @@
+/**
+ * The bench scenarios. Each runs the forked load generator against one started target while
+ * sampling the target's RSS and CPU from /proc, and returns plain figures for the report.
+ */
+import { runLoadInChild } from '../../simulators/loadgen/fork.ts'
+import type { LoadMode, LoadResult } from '../../simulators/loadgen/types.ts'
+import { sampleProcess } from './proc.ts'
+import type { Target } from './targets/types.ts'
+
+export interface BenchConfig {
+  quick: boolean
+  connections: number
+  window: number
+  ingestRuns: number
+  ingestMs: number
+  latencyRate: number
+  latencyMs: number
+}
+
+export interface RunFigures {
+  load: LoadResult
+  brokerCpuCores: number
+  brokerRssPeakMb: number
+}
+
+export interface IngestFigures {
+  runs: RunFigures[]
+  min: number
+  median: number
+  max: number
+}
+
+// Each run of a process gets its own seq range, so (seq, ts) stays unique per device across runs
+// even if two runs ever shared a millisecond.
+let runCounter = 0
+
+/** One generator run against `target`, with the broker sampled meanwhile. */
+export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, durationMs: number): Promise<RunFigures> {
+  const sampler = sampleProcess(target.pid)
+  try {
+    const load = await runLoadInChild({
+      host: '127.0.0.1',
+      port: target.port,
+      site: target.site,
+      devices: target.devices,
+      mode,
+      durationMs,
+      window: cfg.window,
+      seqStart: 1 + runCounter++ * 100_000_000,
+    })
+    const s = sampler.stop()
+    return { load, brokerCpuCores: s.cpuCores, brokerRssPeakMb: s.rssPeakMb }
+  } catch (err) {
+    sampler.stop()
+    throw err
+  }
+}
+
+/** Max QoS 1 ingest: `ingestRuns` runs of `ingestMs`, every window kept full. */
+export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<IngestFigures> {
+  const runs: RunFigures[] = []
+  for (let i = 0; i < cfg.ingestRuns; i++) {
+    const r = await measure(target, cfg, { kind: 'max' }, cfg.ingestMs)
+    log(`  max ingest run ${i + 1}/${cfg.ingestRuns}: ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}, broker ${r.brokerCpuCores.toFixed(2)} cores, generator ${r.load.cpuCores.toFixed(2)} cores`)
+    runs.push(r)
+  }
+  const rates = runs.map((r) => r.load.rate).sort((a, b) => a - b)
+  return { runs, min: rates[0]!, median: rates[Math.floor(rates.length / 2)]!, max: rates[rates.length - 1]! }
+}
+
+/** Publish -> PUBACK latency at a fixed total rate. */
+export async function latencyAtRate(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<RunFigures> {
+  const r = await measure(target, cfg, { kind: 'rate', msgPerSec: cfg.latencyRate }, cfg.latencyMs)
+  const l = r.load.latencyMs
+  log(`  latency @ ${cfg.latencyRate} msg/s: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms; sent ${r.load.sent}, acked ${r.load.acked}, max backlog ${r.load.maxBacklog}`)
+  return r
+}
+
+export function fmtRate(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
