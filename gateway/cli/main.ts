@@ -16,6 +16,7 @@ const USAGE = `usage: stockyard <command> [flags]
   devices   add --id ID --kind KIND --site SITE --zone ZONE | list | disable --id ID | enable --id ID | rotate --id ID
   tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
   hash-secret --secret S   print the scrypt hash of an internal client's password, for config
+  schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
 Every command takes --data DIR (default ./data).`
 
 async function main(argv: string[]): Promise<void> {
@@ -37,6 +38,12 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseFlags(rest, { secret: { type: 'string' } })
       if (!values.secret) throw new StockyardError('request.invalid', '--secret is required')
       return printJson({ passwordHash: await hashSecret(values.secret) })
+    }
+    case 'schemas': {
+      const { values } = parseFlags(rest, { out: { type: 'string' } })
+      const { writeJsonSchemas } = await import('../contracts/index.ts')
+      const out = values.out ?? new URL('../contracts/json-schema/', import.meta.url).pathname
+      return printJson({ written: await writeJsonSchemas(out) })
     }
     case undefined:
     case 'help':
