@@ -68,7 +68,7 @@ async function publishAndKill(gw: GatewayProcess, client: MqttClient, creds: Dev
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
   client.on('error', () => {}) // ECONNRESET when the gateway dies; the 'close' above is what we wait for
   const pump = (): void => {
-    while (open && inFlight < IN_FLIGHT) {
+    while (open && client.connected && inFlight < IN_FLIGHT) {
       const seq = next++
       const payload = JSON.stringify({ v: 1, ts: BASE_TS + seq, seq, metrics: { [METRIC]: seq } })
       inFlight++
@@ -83,12 +83,13 @@ async function publishAndKill(gw: GatewayProcess, client: MqttClient, creds: Dev
   }
   pump()
   await sleep(killAfterMs)
+  // Stop queueing new PUBLISHes; the IN_FLIGHT ones already sent are what the kill interrupts.
+  open = false
   round.inFlightAtKill = inFlight
   gw.kill9()
   await gw.exited
   // PUBACKs the gateway wrote before it died may still be in our socket buffer: read them all.
   await closed
-  open = false
   // Unacknowledged PUBLISHes now get their callbacks with an error; they are not counted.
   await new Promise<void>((resolve) => client.end(true, {}, () => resolve()))
   return round

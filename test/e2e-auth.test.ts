@@ -33,6 +33,8 @@ beforeAll(async () => {
       internalClients: [
         // An internal client (a rules engine, say) that sees every device topic and may send commands.
         { username: RULES_USER, passwordHash: await hashSecret(RULES_PASSWORD), subscribe: ['stockyard/v1/#'], publish: ['stockyard/v1/test/+/cmd/#'] },
+        // An over-broad internal client: even it must not read the parked refused messages.
+        { username: 'everything', passwordHash: await hashSecret(RULES_PASSWORD), subscribe: ['#', '$stockyard/#'], publish: [] },
       ],
     },
   })
@@ -150,7 +152,7 @@ describe('topic rights of a device', () => {
     { filter: 'stockyard/v1/test/dev-b/cmd/#', why: 'B’s commands' },
     { filter: 'stockyard/v1/test/dev-b/errors', why: 'B’s errors' },
     { filter: 'stockyard/v1/test/dev-a/reading', why: 'its own readings (devices only get cmd and errors)' },
-    { filter: '$stockyard/rejected/#', why: 'refused messages' },
+    { filter: '$stockyard/#', why: 'refused messages, hidden under $stockyard/rejected' },
   ]
 
   it.each(refusedFilters)('answers SUBACK 0x80 to A subscribing to $filter ($why) and keeps A connected', async ({ filter }) => {
@@ -265,6 +267,18 @@ describe('HTTP API on the running gateway', () => {
     for (const d of devices) {
       expect(d).not.toHaveProperty('username')
       expect(d).not.toHaveProperty('secret')
+    }
+  })
+})
+
+describe('refused messages parked on $stockyard/rejected', () => {
+  it.each(['$stockyard/rejected', '$stockyard/#'])('refuses %s even to an internal client granted # and $stockyard/#', async (filter) => {
+    const wide = await connectMqtt(gw.ports.mqtt, { clientId: 'wide-1', username: 'everything', password: RULES_PASSWORD })
+    try {
+      expect(await subackCodes(wide, filter)).toEqual([SUBACK_FAILURE])
+      expect(await subackCodes(wide, 'stockyard/v1/test/dev-a/reading')).toEqual([1])
+    } finally {
+      await wide.endAsync()
     }
   })
 })

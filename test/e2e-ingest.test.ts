@@ -214,3 +214,25 @@ describe('a `readings` batch payload', () => {
     expect(gw.store.deadLetters.list({ limit: 1000, device: creds.id, code: 'seq.duplicate' })).toHaveLength(250)
   })
 })
+
+describe('after a clean restart on the same data dir', () => {
+  it('returns the same raw points and minute rollups as before the restart', async () => {
+    const paths = [
+      seriesPath('temperature_c'),
+      seriesPath('humidity_pct', { device: 'env-01' }),
+      seriesPath('temperature_c', { step: '1m', agg: 'sum' }),
+      seriesPath('humidity_pct', { step: '1m', agg: 'count' }),
+      seriesPath('temperature_c', { step: '1h', agg: 'max' }),
+    ]
+    const read = (): Promise<SeriesResponse[]> => Promise.all(paths.map((p) => getJson<SeriesResponse>(gw, p, viewer)))
+    const before = await read()
+    const stored = gw.store.series.countPoints({})
+
+    const dataDir = gw.dataDir
+    await gw.stop()
+    gw = await startTestGateway({}, dataDir)
+
+    expect(gw.store.series.countPoints({})).toBe(stored)
+    expect(await read()).toEqual(before)
+  })
+})

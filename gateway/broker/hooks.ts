@@ -14,8 +14,12 @@ import type { SqliteDeviceRegistry } from '../store/sqlite/devices.ts'
 import { canDevicePublish, canDeviceSubscribe, covers, TOPIC_ROOT } from './acl.ts'
 import { identityOf, setIdentity } from './identity.ts'
 
-/** Topics of refused messages are rewritten under this `$` prefix, so that no subscriber receives them. */
-export const REJECTED_PREFIX = '$stockyard/rejected/'
+/**
+ * Refused messages are rewritten to this one `$` topic, so that no subscriber receives them. A fixed
+ * topic, not a prefix: prefixing the device's topic could push it past aedes's 100-level ceiling,
+ * and aedes then drops the connection right after the PUBACK.
+ */
+export const REJECTED_TOPIC = '$stockyard/rejected'
 
 function refuse(code: 4 | 5, message: string): AuthenticateError {
   const err = new Error(message) as AuthenticateError
@@ -81,7 +85,8 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
     if (!client) return callback(null)
     const id = identityOf(client)
     const topic = packet.topic
-    if (topic.startsWith('$')) return callback(new Error('$ topics are reserved'))
+    // A device's `$` topic falls to its ACL below and is refused with a reason, like any foreign topic.
+    if (topic.startsWith('$') && id?.type !== 'device') return callback(new Error('$ topics are reserved'))
     if (!id || id.type === 'internal') {
       if (id && !id.rights.publish.some((p) => covers(p, topic))) {
         metrics.authFailures.inc({ reason: 'acl_publish' })
@@ -120,8 +125,12 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
 
   broker.authorizeSubscribe = (client: Client | null, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
     const id = identityOf(client)
-    if (!id || id.type === 'anonymous') return callback(null, sub)
-    const allowed = id.type === 'device' ? canDeviceSubscribe(id.site, id.deviceId, sub.topic) : id.rights.subscribe.some((p) => covers(p, sub.topic))
+    // Refused messages are parked on REJECTED_TOPIC; nobody, whatever their rights, may read it.
+    let allowed: boolean
+    if (sub.topic.startsWith('$stockyard')) allowed = false
+    else if (!id || id.type === 'anonymous') allowed = true
+    else if (id.type === 'device') allowed = canDeviceSubscribe(id.site, id.deviceId, sub.topic)
+    else allowed = id.rights.subscribe.some((p) => covers(p, sub.topic))
     if (allowed) return callback(null, sub)
     metrics.authFailures.inc({ reason: 'acl_subscribe' })
     logger.warn({ clientId: client?.id, topic: sub.topic }, 'subscription refused')
@@ -136,6 +145,6 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
  * ([MQTT-4.7.2-1]: `#` and `+` filters never match `$` topics) and from the retained store.
  */
 export function hideFromSubscribers(packet: PublishPacket): void {
-  packet.topic = REJECTED_PREFIX + packet.topic
+  packet.topic = REJECTED_TOPIC
   packet.retain = false
 }

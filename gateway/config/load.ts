@@ -30,6 +30,12 @@ function setPath(obj: Json, path: string[], value: unknown): void {
   cur[path[path.length - 1]!] = value
 }
 
+function getPath(obj: Json, path: string[]): unknown {
+  let cur: unknown = obj
+  for (const k of path) cur = (cur as Json)[k]
+  return cur
+}
+
 function deepMerge(a: Json, b: Json): Json {
   const out: Json = { ...a }
   for (const [k, v] of Object.entries(b)) {
@@ -82,9 +88,11 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   const fromEnv: Json = {}
   const env = opts.env ?? {}
-  for (const path of leafPaths(ConfigSchema.parse({}) as unknown as Json)) {
+  const defaults = ConfigSchema.parse({}) as unknown as Json
+  for (const path of leafPaths(defaults)) {
     const raw = env[envName(path)]
-    if (raw !== undefined) setPath(fromEnv, path, parseEnvValue(raw))
+    // A string setting keeps the text as is: STOCKYARD_SITE=42 is the site "42", not the number 42.
+    if (raw !== undefined) setPath(fromEnv, path, typeof getPath(defaults, path) === 'string' ? raw : parseEnvValue(raw))
   }
   const merged = deepMerge(deepMerge(fromFile, fromEnv), opts.overrides ?? {})
   const result = ConfigSchema.safeParse(merged)

@@ -1,14 +1,18 @@
 /**
  * Entry point of a forked generator process (see fork.ts). Protocol over the IPC channel: the
- * parent sends one `{ type: 'run', options }`; we answer one `{ type: 'result', result }` or
- * `{ type: 'error', message }` and exit. We also exit if the parent goes away, or after a hard
+ * parent sends one `{ type: 'run', options }`; we report `started` and `send-ended` as they happen,
+ * then one `{ type: 'result', result }` or `{ type: 'error', message }`, and exit. We also exit if the parent goes away, or after a hard
  * deadline, so no generator outlives its bench.
  */
 import { runLoad } from './run.ts'
 import type { LoadOptions, LoadResult } from './types.ts'
 
 export type ChildRequest = { type: 'run'; options: LoadOptions }
-export type ChildReply = { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
+export type ChildReply =
+  | { type: 'started' }
+  | { type: 'send-ended' }
+  | { type: 'result'; result: LoadResult }
+  | { type: 'error'; message: string }
 
 if (!process.send) {
   process.stderr.write('simulators/loadgen/child.ts is meant to be forked (see fork.ts)\n')
@@ -27,7 +31,9 @@ process.once('message', (msg: ChildRequest) => {
   const reply = (r: ChildReply): void => {
     process.send!(r, () => process.exit(0))
   }
-  runLoad(o).then(
+  const tell = (r: ChildReply): void => void process.send!(r)
+  const hooks = { onStart: () => tell({ type: 'started' }), onSendEnd: () => tell({ type: 'send-ended' }) }
+  runLoad(o, hooks).then(
     (result) => reply({ type: 'result', result }),
     (err: unknown) => reply({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
   )

@@ -12,8 +12,16 @@ import type { LoadOptions, LoadResult } from './types.ts'
 
 const MAX_DURATION_MS = 3_600_000
 
+/** Observers of a run (not part of LoadOptions: they do not cross the process boundary). */
+export interface LoadHooks {
+  /** Every connection has its CONNACK; sending starts now. */
+  onStart?: () => void
+  /** Sending has stopped; the drain starts now. */
+  onSendEnd?: () => void
+}
+
 /** Run one load phase against a broker and report what was sent, acknowledged and how fast. */
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const o = { window: 100, drainMs: 5000, connectTimeoutMs: 5000, chunkSize: 2048, tickMs: 1, seqStart: 1, maxSamples: 2_000_000, ...options }
   if (o.devices.length === 0) throw new Error('loadgen: no devices given (one connection per device)')
   if (!(o.durationMs > 0 && o.durationMs <= MAX_DURATION_MS)) throw new Error(`loadgen: durationMs must be in (0, ${MAX_DURATION_MS}]`)
@@ -35,6 +43,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     throw refused.reason
   }
 
+  hooks.onStart?.()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let lastAck = t0
@@ -57,6 +66,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     maxBacklog = await paced(conns, o.mode.msgPerSec, o.durationMs, o.tickMs, t0, () => (lastAck = performance.now()))
   }
 
+  hooks.onSendEnd?.()
   // Drain: bounded in time; what is still in flight afterwards is reported as unacked.
   const deadline = performance.now() + o.drainMs
   while (conns.some((c) => c.inflight > 0) && performance.now() < deadline) await sleep(2)

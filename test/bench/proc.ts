@@ -162,9 +162,32 @@ export function procRssMb(pid: number): number | null {
   }
 }
 
-/** Samples a process's RSS every `everyMs` while running; `stop()` returns peak RSS and CPU cores used. */
-export function sampleProcess(pid: number, everyMs = 250): { stop(): { rssPeakMb: number; cpuCores: number } } {
+/** CPU seconds used by the whole machine (all cores, everything but idle and iowait) since boot. */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0) // user nice system idle iowait irq softirq steal
+  return (total - f[3]! - f[4]!) / clkTck()
+}
+
+/** Cores the whole machine keeps busy over `ms` (to see whether something else is running). */
+export async function machineBusyCores(ms: number): Promise<number> {
+  const b0 = machineBusySeconds()
+  await sleep(ms)
+  return (machineBusySeconds() - b0) / (ms / 1000)
+}
+
+export interface ProcessSample {
+  rssPeakMb: number
+  /** CPU of the sampled process, in cores. */
+  cpuCores: number
+  /** CPU of the whole machine over the same time, in cores. */
+  machineCores: number
+}
+
+/** Samples a process's RSS every `everyMs` while running; `stop()` returns peak RSS and CPU used. */
+export function sampleProcess(pid: number, everyMs = 250): { stop(): ProcessSample } {
   const cpu0 = procCpuSeconds(pid) ?? 0
+  const busy0 = machineBusySeconds()
   const t0 = performance.now()
   let peak = procRssMb(pid) ?? 0
   const timer = setInterval(() => {
@@ -175,7 +198,8 @@ export function sampleProcess(pid: number, everyMs = 250): { stop(): { rssPeakMb
       clearInterval(timer)
       peak = Math.max(peak, procRssMb(pid) ?? 0)
       const cpu = (procCpuSeconds(pid) ?? cpu0) - cpu0
-      return { rssPeakMb: peak, cpuCores: cpu / ((performance.now() - t0) / 1000) }
+      const s = (performance.now() - t0) / 1000
+      return { rssPeakMb: peak, cpuCores: cpu / s, machineCores: (machineBusySeconds() - busy0) / s }
     },
   }
 }

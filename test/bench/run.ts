@@ -12,6 +12,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
+import { machineBusyCores } from './proc.ts'
 import { COLUMNS, num, table, writeSection, type Row } from './report.ts'
 import { fmtRate, latencyAtRate, maxIngest, type BenchConfig, type IngestFigures, type RunFigures } from './scenarios.ts'
 import { seedRows } from './seed.ts'
@@ -91,6 +92,12 @@ async function withTarget<T>(name: TargetName, start: () => Promise<Started>, bo
 }
 
 const t0 = Date.now()
+// Two cores: one for the broker, one for the generator. Anything else running skews every figure.
+const busyAtStart = await machineBusyCores(1000)
+if (busyAtStart > 0.25) {
+  log(`warning: the machine is already busy (${busyAtStart.toFixed(2)} cores in use before the bench); figures will be low and noisy`)
+  notes.push(`the machine was busy before the start (${busyAtStart.toFixed(2)} cores used by other processes): figures are disturbed; rerun on an idle machine`)
+}
 for (const name of COLUMNS) {
   if (!wanted.has(name)) continue
   const f = await withTarget(name, starters[name], async (t) => {
@@ -166,20 +173,26 @@ function render(md: string): string {
     return n ? [`${labels[c]}: ${n} messages never acknowledged`] : []
   })
   const counters = figures.gateway?.counters
+  const disturbed = COLUMNS.flatMap((c) => {
+    const f = figures[c]
+    const other = f ? Math.max(...[...f.ingest.runs, f.latency].map((run) => run.otherCpuCores)) : 0
+    return other > 0.2 ? [`${labels[c]}: other processes used up to ${other.toFixed(2)} cores during its runs`] : []
+  })
   const lines = [
     `## \`${command}\` — ${new Date().toISOString().slice(0, 10)}`,
     '',
     `- Machine: ${os.availableParallelism()} × ${model} (\`nproc\` = ${os.availableParallelism()}), ${num(os.totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${os.release()}`,
     `- Node ${process.version}`,
     `- Command: \`${command}\``,
-    `- Load: ${cfg.connections} connections (one per device), at most ${cfg.window} un-acked QoS 1 PUBLISHes each, \`reading\` payloads of ~75 B on \`stockyard/v1/${SITE}/{device}/reading\`; ` +
+    `- Load: ${cfg.connections} connections (one per device), at most ${cfg.window} un-acked QoS 1 PUBLISHes each, \`reading\` payloads of ~92 B (136 B packets) on \`stockyard/v1/${SITE}/{device}/reading\`; ` +
       `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process. Max ingest: ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
     '',
     md,
     '',
     `Store growth (gateway): ${growth}`,
-    ...(notes.length || unacked.length || counters ? ['', 'Notes:'] : []),
+    ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),
+    ...disturbed.map((n) => `- ${n}`),
     ...unacked.map((n) => `- ${n}`),
     ...(counters ? [`- Gateway counters over its scenarios: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`] : []),
   ]

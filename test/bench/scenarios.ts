@@ -4,7 +4,7 @@
  */
 import { runLoadInChild } from '../../simulators/loadgen/fork.ts'
 import type { LoadMode, LoadResult } from '../../simulators/loadgen/types.ts'
-import { sampleProcess } from './proc.ts'
+import { sampleProcess, type ProcessSample } from './proc.ts'
 import type { Target } from './targets/types.ts'
 
 export interface BenchConfig {
@@ -21,6 +21,8 @@ export interface RunFigures {
   load: LoadResult
   brokerCpuCores: number
   brokerRssPeakMb: number
+  /** Machine CPU not used by the broker or the generator during the run: anything else competing. */
+  otherCpuCores: number
 }
 
 export interface IngestFigures {
@@ -34,25 +36,32 @@ export interface IngestFigures {
 // even if two runs ever shared a millisecond.
 let runCounter = 0
 
-/** One generator run against `target`, with the broker sampled meanwhile. */
+/** One generator run against `target`; the broker's CPU and RSS are sampled over the send phase. */
 export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, durationMs: number): Promise<RunFigures> {
-  const sampler = sampleProcess(target.pid)
+  let sampler: ReturnType<typeof sampleProcess> | null = null
+  let broker: ProcessSample = { rssPeakMb: 0, cpuCores: 0, machineCores: 0 }
+  const stopSampling = (): void => {
+    if (sampler) broker = sampler.stop()
+    sampler = null
+  }
   try {
-    const load = await runLoadInChild({
-      host: '127.0.0.1',
-      port: target.port,
-      site: target.site,
-      devices: target.devices,
-      mode,
-      durationMs,
-      window: cfg.window,
-      seqStart: 1 + runCounter++ * 100_000_000,
-    })
-    const s = sampler.stop()
-    return { load, brokerCpuCores: s.cpuCores, brokerRssPeakMb: s.rssPeakMb }
-  } catch (err) {
-    sampler.stop()
-    throw err
+    const load = await runLoadInChild(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        site: target.site,
+        devices: target.devices,
+        mode,
+        durationMs,
+        window: cfg.window,
+        seqStart: 1 + runCounter++ * 100_000_000,
+      },
+      { onStart: () => (sampler = sampleProcess(target.pid)), onSendEnd: stopSampling },
+    )
+    const otherCpuCores = Math.max(0, broker.machineCores - broker.cpuCores - load.cpuCores)
+    return { load, brokerCpuCores: broker.cpuCores, brokerRssPeakMb: broker.rssPeakMb, otherCpuCores }
+  } finally {
+    stopSampling()
   }
 }
 
@@ -61,7 +70,7 @@ export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: strin
   const runs: RunFigures[] = []
   for (let i = 0; i < cfg.ingestRuns; i++) {
     const r = await measure(target, cfg, { kind: 'max' }, cfg.ingestMs)
-    log(`  max ingest run ${i + 1}/${cfg.ingestRuns}: ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}, broker ${r.brokerCpuCores.toFixed(2)} cores, generator ${r.load.cpuCores.toFixed(2)} cores`)
+    log(`  max ingest run ${i + 1}/${cfg.ingestRuns}: ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}, broker ${r.brokerCpuCores.toFixed(2)} cores, generator ${r.load.cpuCores.toFixed(2)} cores, other ${r.otherCpuCores.toFixed(2)} cores`)
     runs.push(r)
   }
   const rates = runs.map((r) => r.load.rate).sort((a, b) => a - b)
