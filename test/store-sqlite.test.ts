@@ -3,7 +3,7 @@
  * file survives reopening, raw reads by rowid range equal a full scan, the bounded dead-letter
  * table, retention by arrival time, and the device and token registries that keep only hashes.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -178,6 +178,60 @@ describe('SQLite store file', () => {
       minute: T0 + HOUR + 5 * MIN,
       point_id: 1,
     })
+  })
+})
+
+describe('SQLite rollups after a crash', () => {
+  let h: Harness
+  const copies: string[] = []
+  beforeEach(() => {
+    h = harness()
+  })
+  afterEach(() => {
+    h.dispose()
+    for (const c of copies.splice(0)) rmSync(c, { recursive: true, force: true })
+  })
+
+  /** The files as kill -9 would leave them now: database and WAL, no clean close, no rollup flush. */
+  function crashCopy(): string {
+    const copy = mkdtempSync(join(tmpdir(), 'stockyard-crash-copy-'))
+    copies.push(copy)
+    for (const f of ['stockyard.db', 'stockyard.db-wal']) if (existsSync(join(h.dir, f))) copyFileSync(join(h.dir, f), join(copy, f))
+    return copy
+  }
+
+  it('rebuilds the rollups of points committed after the last rollup flush, counting nothing twice', () => {
+    const q = (over: Partial<SeriesQuery>): SeriesQuery => ({ metric: 'temperature_c', device: 'd1', from: T0, to: T0 + 3 * HOUR, agg: 'count', ...over })
+    h.db.series.append({ accepted: [reading('d1', 'temperature_c', T0 + 10 * SEC, 1), reading('d1', 'temperature_c', T0 + HOUR, 2)], rejections: [] })
+    h.db.series.flushRollups()
+    // Committed (and so acknowledged) but only in the raw table until the next flush:
+    h.db.series.append({ accepted: [reading('d1', 'temperature_c', T0 + 20 * SEC, 3), reading('d1', 'temperature_c', T0 + 2 * HOUR, 4)], rejections: [] })
+    h.db.series.append({ accepted: [reading('d1', 'temperature_c', T0 + 30 * SEC, 5)], rejections: [] })
+    const copy = crashCopy()
+    const expected = {
+      raw: h.db.series.query(q({})),
+      m1: h.db.series.query(q({ stepMs: MIN, agg: 'sum' })),
+      h1: h.db.series.query(q({ stepMs: HOUR, agg: 'last' })),
+      count: h.db.series.query(q({ stepMs: HOUR })),
+    }
+    expect(expected.raw.series[0]!.points).toHaveLength(5)
+    expect(expected.count.series[0]!.points).toEqual([
+      [T0, 3],
+      [T0 + HOUR, 1],
+      [T0 + 2 * HOUR, 1],
+    ])
+
+    for (let open = 0; open < 2; open++) {
+      const recovered = openSqliteStore({ dataDir: copy, synchronous: 'NORMAL' })
+      try {
+        expect(recovered.series.query(q({}))).toEqual(expected.raw)
+        expect(recovered.series.query(q({ stepMs: MIN, agg: 'sum' }))).toEqual(expected.m1)
+        expect(recovered.series.query(q({ stepMs: HOUR, agg: 'last' }))).toEqual(expected.h1)
+        expect(recovered.series.query(q({ stepMs: HOUR }))).toEqual(expected.count)
+      } finally {
+        recovered.close()
+      }
+    }
   })
 })
 

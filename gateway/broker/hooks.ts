@@ -21,7 +21,7 @@ import { identityOf, setIdentity } from './identity.ts'
  */
 export const REJECTED_TOPIC = '$stockyard/rejected'
 
-function refuse(code: 4 | 5, message: string): AuthenticateError {
+function refuse(code: 2 | 4 | 5, message: string): AuthenticateError {
   const err = new Error(message) as AuthenticateError
   err.returnCode = code
   return err
@@ -73,6 +73,13 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
           return fail(4, r.refused, 'bad user name or password')
         }
         const d = r.device
+        // A client id is a session key, and a CONNECT with a live session's id takes that session
+        // over [MQTT-3.1.4-2]; so a device may only use its own id (or `{id}:suffix`), never another's.
+        if (client.id !== d.id && !client.id.startsWith(d.id + ':')) {
+          metrics.authFailures.inc({ reason: 'client_id' })
+          logger.warn({ clientId: client.id, device: d.id }, 'mqtt connect refused: client id is not the device id')
+          return callback(refuse(2, `client id must be ${d.id} or ${d.id}:<suffix>`), false)
+        }
         setIdentity(client, { type: 'device', deviceId: d.id, site: d.site, zone: d.zone, secret: devices.secretOf(d.id) ?? '' })
         callback(null, true)
       },
