@@ -43,6 +43,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       keyMaxAgeMs: config.ingest.maxPastAgeMs + DAY,
     },
     now,
+    writer: true,
   })
   const metrics = new GatewayMetrics()
   const pipeline = new IngestPipeline({ config, series: store.series, devices: store.devices, metrics, logger: logger.child({ c: 'ingest' }), now })

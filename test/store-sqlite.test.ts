@@ -3,7 +3,7 @@
  * file survives reopening, raw reads by rowid range equal a full scan, the bounded dead-letter
  * table, retention by arrival time, and the device and token registries that keep only hashes.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -23,7 +23,7 @@ const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
 
 runSeriesStoreContract('SQLite', (env) => {
   const dir = mkdtempSync(join(tmpdir(), 'stockyard-store-'))
-  const db = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', retention: env.retention, now: env.now })
+  const db = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', retention: env.retention, now: env.now, writer: true })
   return {
     store: db.series,
     cleanup() {
@@ -67,7 +67,7 @@ function rejection(device: string, seq: number, at: number): Rejection {
 function harness(opts: Partial<SqliteStoreOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'stockyard-store-'))
   const clock = new ManualClock(T0 + HOUR)
-  const open = (): SqliteStore => openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', now: () => clock.now(), ...opts })
+  const open = (): SqliteStore => openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', now: () => clock.now(), writer: true, ...opts })
   const h = {
     dir,
     clock,
@@ -222,7 +222,7 @@ describe('SQLite rollups after a crash', () => {
     ])
 
     for (let open = 0; open < 2; open++) {
-      const recovered = openSqliteStore({ dataDir: copy, synchronous: 'NORMAL' })
+      const recovered = openSqliteStore({ dataDir: copy, synchronous: 'NORMAL', writer: true })
       try {
         expect(recovered.series.query(q({}))).toEqual(expected.raw)
         expect(recovered.series.query(q({ stepMs: MIN, agg: 'sum' }))).toEqual(expected.m1)
@@ -275,9 +275,12 @@ describe('SQLite raw reads by rowid range', () => {
   }
 
   /** What the query must return, computed from the model points alone. */
+  /** The documented semantics: raw reads are [from, to); with a step, buckets are aligned and whole. */
   function expected(model: ModelPoint[], q: SeriesQuery): Array<[number, number]> {
+    const from = q.stepMs === undefined ? q.from : Math.floor(q.from / q.stepMs) * q.stepMs
+    const to = q.stepMs === undefined ? q.to : Math.ceil(q.to / q.stepMs) * q.stepMs
     const pts = model
-      .filter((p) => p.metric === q.metric && p.device === q.device && p.ts >= q.from && p.ts < q.to)
+      .filter((p) => p.metric === q.metric && p.device === q.device && p.ts >= from && p.ts < to)
       .sort((a, b) => a.ts - b.ts || a.order - b.order)
     if (q.stepMs === undefined) return pts.map((p) => [p.ts, p.value])
     const buckets = new Map<number, ModelPoint[]>()
@@ -351,9 +354,9 @@ describe('SQLite raw reads by rowid range', () => {
     const model = writeRandom(rand)
     for (let i = 0; i < 120; i++) {
       const stepMs = [MIN, 5 * MIN, HOUR, 2 * HOUR][i % 4]!
-      // Ranges on step boundaries, so every bucket read is whole.
-      const from = T0 + Math.floor((rand() * 12 * HOUR) / stepMs) * stepMs
-      const to = from + stepMs * (1 + Math.floor(rand() * 20))
+      // Unaligned ranges: the edge buckets must still come back whole.
+      const from = T0 + Math.floor(rand() * 12 * HOUR)
+      const to = from + 1 + Math.floor(rand() * stepMs * 20)
       const q: SeriesQuery = { metric: 'humidity_pct', device: `d${1 + Math.floor(rand() * 3)}`, from, to, stepMs, agg: AGGREGATES[i % AGGREGATES.length]! }
       expectClose(h.db.series.query(q).series[0]?.points ?? [], expected(model, q), JSON.stringify(q))
     }
@@ -578,5 +581,41 @@ describe('SQLite token store', () => {
 
   it('refuses an unknown role', () => {
     expect(() => h.db.tokens.add('root' as 'admin')).toThrow(expect.objectContaining({ code: 'request.invalid' }))
+  })
+})
+
+describe('one writer per data directory, and readers that do not disturb it', () => {
+  it('does not count points twice when a reader (the CLI) opens the store while the writer holds unflushed rollups', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockyard-rw-'))
+    const t = Date.UTC(2026, 0, 1)
+    const writer = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true, now: () => t })
+    const labels = { site: 's', zone: 'z', device: 'd1', sku: '' }
+    writer.series.append({ accepted: [{ device: 'd1', site: 's', kind: 'reading', points: [{ metric: 'm', labels, ts: t, value: 2 }], events: [], keys: [] }], rejections: [] })
+    const reader = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+    reader.devices.list()
+    reader.close()
+    const res = writer.series.query({ metric: 'm', from: t, to: t + 60_000, stepMs: 60_000, agg: 'count' })
+    expect(res.series[0]?.points).toEqual([[t, 1]])
+    writer.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('refuses a second writer process on the same data directory, and takes over a lock left by a dead one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockyard-lock-'))
+    const { spawn } = await import('node:child_process')
+    // A live foreign pid: a child that sleeps.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' })
+    writeFileSync(join(dir, 'gateway.lock'), String(other.pid))
+    expect(() => openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true })).toThrow(expect.objectContaining({ code: 'conflict' }))
+    // Readers are never refused.
+    openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }).close()
+    const exited = new Promise((r) => other.once('exit', r))
+    other.kill('SIGKILL')
+    await exited
+    const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true })
+    expect(readFileSync(join(dir, 'gateway.lock'), 'utf8')).toBe(String(process.pid))
+    store.close()
+    expect(existsSync(join(dir, 'gateway.lock'))).toBe(false)
+    rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -1,8 +1,11 @@
-/** Open the store of a data dir for one CLI command (safe while the gateway runs: WAL + busy_timeout). */
+/** Open the store of a data dir for one CLI command (a reader: safe while the gateway runs, WAL + busy_timeout). */
+import { loadConfig } from '../config/load.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts'
 
 export async function withStore<T>(dataDir: string | undefined, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = openSqliteStore({ dataDir: dataDir ?? process.env.STOCKYARD_DATA_DIR ?? './data', synchronous: 'NORMAL' })
+  // --data wins over STOCKYARD_DATA_DIR, which wins over the default, as for `start`.
+  const config = loadConfig({ env: process.env, overrides: dataDir === undefined ? {} : { dataDir } })
+  const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   try {
     return await fn(store)
   } finally {

@@ -19,7 +19,7 @@ const DAY = 86_400_000
 
 /** The part of the store module the seeder uses (typed here so the bench compiles without it). */
 interface StoreModule {
-  openSqliteStore(opts: { dataDir: string; synchronous: 'NORMAL' | 'FULL' }): { series: Pick<SeriesStore, 'append' | 'countPoints'>; close(): void }
+  openSqliteStore(opts: { dataDir: string; synchronous: 'NORMAL' | 'FULL'; writer?: boolean }): { series: Pick<SeriesStore, 'append' | 'countPoints'>; close(): void }
 }
 
 export type SeedResult = { ok: true; rows: number; ms: number } | { ok: false; reason: string }
@@ -38,7 +38,7 @@ export async function seedRows(dataDir: string, n: number, opts: { site: string;
     return { ok: false, reason: `seeding unavailable (${(err as Error).message})` }
   }
   const t0 = Date.now()
-  const store = mod.openSqliteStore({ dataDir, synchronous: 'NORMAL' })
+  const store = mod.openSqliteStore({ dataDir, synchronous: 'NORMAL', writer: true })
   try {
     const messages = Math.ceil(n / 2)
     const perDevice = Math.ceil(messages / SEED_DEVICES)

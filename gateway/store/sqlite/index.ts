@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { acquireWriterLock } from './lock.ts'
 import { migrate } from './schema.ts'
 import { SqliteSeriesStore } from './series.ts'
 import { SqliteDeviceRegistry } from './devices.ts'
@@ -16,6 +17,11 @@ export interface SqliteStoreOptions {
   retention?: Partial<RetentionPolicy>
   deadLetterMax?: number
   now?: () => number
+  /**
+   * The ingesting process (the gateway) opens as writer: it recovers rollups after a crash and
+   * holds DATA_DIR/gateway.lock. Readers (the CLI) may open the same store at any time.
+   */
+  writer?: boolean
 }
 
 export interface SqliteStore {
@@ -41,6 +47,7 @@ const DEFAULT_RETENTION: RetentionPolicy = {
 /** Open (creating if needed) `DATA_DIR/stockyard.db`. */
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   mkdirSync(opts.dataDir, { recursive: true })
+  const release = opts.writer ? acquireWriterLock(opts.dataDir) : () => undefined
   const path = join(opts.dataDir, 'stockyard.db')
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
@@ -56,6 +63,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     deadLetterMax: opts.deadLetterMax ?? 10_000,
     retention: { ...DEFAULT_RETENTION, ...opts.retention },
     now,
+    writer: opts.writer ?? false,
   })
   return {
     path,
@@ -67,6 +75,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     close: () => {
       series.close()
       db.close()
+      release()
     },
   }
 }

@@ -89,6 +89,8 @@ export interface SqliteSeriesOptions {
   retention: RetentionPolicy
   /** Arrival clock for retention marks. */
   now: () => number
+  /** True in the one process that ingests (the gateway); it recovers rollups at open. */
+  writer: boolean
 }
 
 export class SqliteSeriesStore implements SeriesStore {
@@ -142,7 +144,9 @@ export class SqliteSeriesStore implements SeriesStore {
     this.write = db.transaction((batch: IngestBatch, folds: Folds) => this.writeBatch(batch, folds))
     this.flushTx = db.transaction(() => this.writeRollups())
     this.retention = new RetentionSweeper(db, opts.retention)
-    this.recoverRollups()
+    // Only the writer recovers: a reader (the CLI) that folded the tail would count it a second
+    // time when the gateway flushes the same points from memory.
+    if (opts.writer) this.recoverRollups()
   }
 
   append(batch: IngestBatch): CommitStats {
@@ -254,10 +258,13 @@ export class SqliteSeriesStore implements SeriesStore {
     return this.db.prepare(sql).all(...args) as Array<{ id: number } & SeriesLabels & { metric: string }>
   }
 
-  query(q: SeriesQuery): SeriesResult {
+  query(query: SeriesQuery): SeriesResult {
     this.flushRollups()
-    const series = this.matchingSeries(q)
-    const step = q.stepMs
+    const series = this.matchingSeries(query)
+    const step = query.stepMs
+    // With a step, buckets are aligned to it and always whole: `from` is rounded down and `to` up,
+    // so the first and last buckets carry all their points whatever the exact range asked.
+    const q = step === undefined ? query : { ...query, from: Math.floor(query.from / step) * step, to: Math.ceil(query.to / step) * step }
     const source: SeriesResult['source'] = step === undefined || step % MINUTE !== 0 ? 'raw' : step % HOUR === 0 ? 'rollup_1h' : 'rollup_1m'
     const out: SeriesData[] = []
     for (const s of series) {
@@ -271,8 +278,8 @@ export class SqliteSeriesStore implements SeriesStore {
   /** Rollup rows re-bucketed to the step; count/sum/min/max/last combine exactly. */
   private rollupPoints(table: 'rollup_1m' | 'rollup_1h', seriesId: number, q: SeriesQuery, step: number): Array<[number, number]> {
     const base = table === 'rollup_1m' ? MINUTE : HOUR
-    // Buckets are aligned to their own width; only whole buckets inside [from, to) are read.
-    const from = Math.ceil(q.from / base) * base
+    // q.from and q.to are aligned to the step, which is a whole number of `base`.
+    const from = Math.floor(q.from / base) * base
     const rows = this.db
       .prepare(`SELECT bucket, count, sum, min, max, last, last_ts FROM ${table} WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`)
       .all(seriesId, from, q.to) as Array<{ bucket: number; count: number; sum: number; min: number; max: number; last: number; last_ts: number }>
@@ -353,6 +360,11 @@ export class SqliteSeriesStore implements SeriesStore {
   }
 
   enforceRetention(now: number, maxSteps = 1000): number {
+    // Pending deltas for buckets about to expire must land first, or a later flush would recreate them.
+    this.flushRollups()
+    // A mark for the current minute even when nothing arrives, so a quiet spell does not keep the
+    // last busy minute's rows past their retention.
+    this.st.mark!.run(Math.floor(now / MINUTE) * MINUTE)
     return this.retention.sweep(now, maxSteps)
   }
 
