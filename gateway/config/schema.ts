@@ -43,7 +43,7 @@ export const ConfigSchema = z.strictObject({
   ingest: z
     .strictObject({
       /** Group commit: the longest a message waits for its transaction (and so its PUBACK). */
-      commitIntervalMs: z.number().int().min(0).max(1000).default(4),
+      commitIntervalMs: z.number().int().min(0).max(1000).default(1),
       /** Group commit: a batch is committed at once when it reaches this many messages. */
       maxBatch: z.number().int().min(1).max(100_000).default(4000),
       maxFutureSkewMs: z.number().int().min(0).default(5 * 60_000),

@@ -2,10 +2,16 @@
  * Duplicate detection by message identity: (device, seq, ts). A retransmission carries the same
  * seq and ts and is refused as `seq.duplicate`; a device whose counter restarted after a reboot
  * reuses a seq with a new ts and is accepted. Each device keeps its newest `perDevice` keys in
- * memory (insertion order, oldest evicted); the window is rebuilt from the store at boot.
+ * memory (a ring: the oldest is evicted in O(1)); the window is rebuilt from the store at boot.
  */
+interface DeviceWindow {
+  keys: Set<string>
+  ring: string[]
+  next: number
+}
+
 export class DedupWindow {
-  private readonly byDevice = new Map<string, Set<string>>()
+  private readonly byDevice = new Map<string, DeviceWindow>()
 
   constructor(private readonly perDevice: number) {}
 
@@ -14,25 +20,33 @@ export class DedupWindow {
   }
 
   has(device: string, seq: number, ts: number): boolean {
-    return this.byDevice.get(device)?.has(DedupWindow.key(seq, ts)) ?? false
+    return this.byDevice.get(device)?.keys.has(DedupWindow.key(seq, ts)) ?? false
   }
 
   add(device: string, seq: number, ts: number): void {
     if (this.perDevice === 0) return
-    let set = this.byDevice.get(device)
-    if (!set) {
-      set = new Set()
-      this.byDevice.set(device, set)
+    let w = this.byDevice.get(device)
+    if (!w) {
+      w = { keys: new Set(), ring: [], next: 0 }
+      this.byDevice.set(device, w)
     }
-    set.add(DedupWindow.key(seq, ts))
-    if (set.size > this.perDevice) {
-      // A Set iterates in insertion order, so the first entry is the oldest.
-      set.delete(set.values().next().value as string)
+    const key = DedupWindow.key(seq, ts)
+    if (w.keys.has(key)) return
+    if (w.ring.length < this.perDevice) w.ring.push(key)
+    else {
+      // Evict the oldest. (A Set's first entry would also be the oldest, but reaching it through
+      // values().next() walks over every deleted slot before it: O(n) per eviction in V8.)
+      w.keys.delete(w.ring[w.next]!)
+      w.ring[w.next] = key
+      w.next = (w.next + 1) % this.perDevice
     }
+    w.keys.add(key)
   }
 
+  /** Forget a key added for a message whose commit then failed (it will be resent). */
   remove(device: string, seq: number, ts: number): void {
-    this.byDevice.get(device)?.delete(DedupWindow.key(seq, ts))
+    // The ring slot stays; evicting a key that is no longer in the set is harmless.
+    this.byDevice.get(device)?.keys.delete(DedupWindow.key(seq, ts))
   }
 
   /** Rebuild from stored keys given newest first. */

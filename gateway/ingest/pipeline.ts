@@ -139,10 +139,11 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     m.points.inc(stats.points)
     m.events.inc(stats.events)
     const accepted: Accepted[] = []
+    const byKind = new Map<string, number>()
     for (const e of entries) {
       m.ackLatency.observe((now - e.receivedAt) / 1000)
       if (e.accepted) {
-        m.ingested.inc({ kind: e.accepted.kind })
+        byKind.set(e.accepted.kind, (byKind.get(e.accepted.kind) ?? 0) + 1)
         accepted.push(e.accepted)
         if (e.accepted.kind === 'status') this.applyStatus(e.accepted)
       }
@@ -151,6 +152,7 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
         this.safeEmit('rejected', r)
       }
     }
+    for (const [kind, n] of byKind) m.ingested.inc({ kind }, n)
     if (accepted.length) this.safeEmit('committed', accepted)
   }
 
