@@ -6,6 +6,7 @@ import type { Database, Statement } from 'better-sqlite3'
 import type { SeriesLabels } from '../../core/records.ts'
 import type { CommitStats, IngestBatch, SeriesData, SeriesQuery, SeriesResult, SeriesStore } from '../types.ts'
 import { RetentionSweeper, type RetentionPolicy } from './retention.ts'
+import { whereEquals } from './where.ts'
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
@@ -256,16 +257,10 @@ export class SqliteSeriesStore implements SeriesStore {
   }
 
   private matchingSeries(q: Partial<SeriesQuery>): Array<{ id: number } & SeriesLabels & { metric: string }> {
-    const where: string[] = []
-    const args: unknown[] = []
-    for (const k of ['metric', 'site', 'zone', 'device', 'sku'] as const) {
-      if (q[k] !== undefined) {
-        where.push(`${k} = ?`)
-        args.push(q[k])
-      }
-    }
-    const sql = `SELECT id, metric, site, zone, device, sku FROM series ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id`
-    return this.db.prepare(sql).all(...args) as Array<{ id: number } & SeriesLabels & { metric: string }>
+    const { sql, args } = whereEquals({ metric: q.metric, site: q.site, zone: q.zone, device: q.device, sku: q.sku })
+    return this.db.prepare(`SELECT id, metric, site, zone, device, sku FROM series ${sql} ORDER BY id`).all(...args) as Array<
+      { id: number } & SeriesLabels & { metric: string }
+    >
   }
 
   query(query: SeriesQuery): SeriesResult {
@@ -356,17 +351,8 @@ export class SqliteSeriesStore implements SeriesStore {
 
   /** Total rows per table (diagnostics and tests). */
   countEvents(filter: { kind?: string; device?: string } = {}): number {
-    const where: string[] = []
-    const args: string[] = []
-    if (filter.kind) {
-      where.push('kind = ?')
-      args.push(filter.kind)
-    }
-    if (filter.device) {
-      where.push('device = ?')
-      args.push(filter.device)
-    }
-    return (this.db.prepare(`SELECT count(*) AS n FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n
+    const { sql, args } = whereEquals({ kind: filter.kind || undefined, device: filter.device || undefined })
+    return (this.db.prepare(`SELECT count(*) AS n FROM events ${sql}`).get(...args) as { n: number }).n
   }
 
   enforceRetention(now: number, maxSteps = 1000): number {
