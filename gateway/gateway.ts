@@ -1,7 +1,8 @@
 /**
- * Composition root: opens the store, starts ingest, the broker and the HTTP API, and runs the
- * background jobs (retention, device re-checks). `stop()` closes listeners first, commits what is
- * queued, then closes the store, so a clean shutdown loses nothing that was acknowledged.
+ * Composition root: starts the ingest worker (the store's one writer), the broker and the HTTP API,
+ * and watches the device registry for revocations made elsewhere. `stop()` closes the listeners,
+ * commits and acknowledges what is queued, then closes the store, so a clean shutdown loses nothing
+ * that was acknowledged.
  */
 import type { Config } from './config/schema.ts'
 import type { Logger } from './core/log.ts'
@@ -11,11 +12,10 @@ import { IngestPipeline } from './ingest/pipeline.ts'
 import { GatewayMetrics } from './metrics.ts'
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.ts'
 
-const DAY = 86_400_000
-
 export interface Gateway {
   readonly config: Readonly<Config>
   readonly ports: { mqtt: number; ws: number; http: number; tls?: number }
+  /** A reader of the store (registry, tokens, queries); the ingest worker is its writer. */
   readonly store: SqliteStore
   readonly pipeline: IngestPipeline
   readonly broker: Broker
@@ -25,45 +25,50 @@ export interface Gateway {
 
 export interface StartOptions {
   logger: Logger
+  /** Clock of the broker thread (HTTP defaults, ack latency); the ingest worker uses the system clock. */
   now?: () => number
   broker?: BrokerOptions
+  /** Called when the ingest worker fails for good (the CLI exits non-zero so a supervisor restarts it). */
+  onFatal?: (err: Error) => void
 }
 
 /** Start a gateway from validated config. */
 export async function startGateway(config: Readonly<Config>, opts: StartOptions): Promise<Gateway> {
   const { logger } = opts
   const now = opts.now ?? Date.now
-  const store = openSqliteStore({
-    dataDir: config.dataDir,
-    synchronous: config.store.synchronous,
-    deadLetterMax: config.ingest.deadLetterMax,
-    retention: {
-      ...config.store.retention,
-      // Keys older than the accepted past age can never match a new message.
-      keyMaxAgeMs: config.ingest.maxPastAgeMs + DAY,
-    },
-    now,
-    writer: true,
-  })
   const metrics = new GatewayMetrics()
-  const pipeline = new IngestPipeline({ config, series: store.series, devices: store.devices, metrics, logger: logger.child({ c: 'ingest' }), now })
+  const pipeline = new IngestPipeline({ config, metrics, logger: logger.child({ c: 'ingest' }), now })
+  try {
+    await pipeline.start()
+  } catch (err) {
+    await pipeline.close()
+    throw err
+  }
+  let stopping = false
+  let failed = false
+  pipeline.on('fatal', (err) => {
+    failed = true
+    opts.onFatal?.(err)
+  })
+  const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   let broker: Broker
   try {
     broker = await startBroker({ config, devices: store.devices, pipeline, metrics, logger: logger.child({ c: 'broker' }) }, opts.broker)
   } catch (err) {
+    await pipeline.close()
     store.close()
     throw err
   }
-  let stopping = false
   const http = await startHttpServer(
     createHttpApp({
       config,
       store: store.series,
+      beforeRead: () => pipeline.flushRollups(),
       devices: store.devices,
       deadLetters: store.deadLetters,
       tokens: store.tokens,
       metrics,
-      ready: () => ({ ready: !stopping, checks: { broker: !stopping, store: !stopping } }),
+      ready: () => ({ ready: !stopping && !failed, checks: { broker: !stopping, store: !failed } }),
       clock: { now },
       log: logger.child({ c: 'http' }),
     }),
@@ -71,42 +76,25 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     config.http.port,
   )
 
-  // Disable/rotate through this process's registry: drop live sessions now (data_version misses own writes).
-  store.devices.onRevoked(() => {
+  const recheck = (): void => {
     try {
       broker.recheckDevices()
     } catch (err) {
       logger.error({ err }, 'device re-check failed')
     }
-  })
-
-  // Background: retention in bounded steps, and noticing CLI changes to devices (data_version).
-  let version = store.dataVersion()
+  }
+  // Disable/rotate through this process's registry: drop live sessions at once.
+  store.devices.onRevoked(recheck)
+  // Disable/rotate by another process (the CLI): noticed within a second.
+  let version = store.devices.version()
   const watch = setInterval(() => {
-    const v = store.dataVersion()
+    const v = store.devices.version()
     if (v !== version) {
       version = v
-      broker.recheckDevices()
+      recheck()
     }
   }, 1000)
-  const sweep = setInterval(() => {
-    try {
-      const n = store.series.enforceRetention(now(), 20)
-      if (n > 0) metrics.retentionDeleted.inc({ table: 'all' }, n)
-    } catch (err) {
-      logger.error({ err }, 'retention sweep failed')
-    }
-  }, config.store.retention.intervalMs)
-  const rollups = setInterval(() => {
-    try {
-      store.series.flushRollups()
-    } catch (err) {
-      logger.error({ err }, 'rollup flush failed; will retry')
-    }
-  }, config.store.rollupFlushMs)
   watch.unref()
-  sweep.unref()
-  rollups.unref()
 
   const ports = { ...broker.ports, http: http.port }
   if (config.mqtt.allowAnonymous) logger.warn('anonymous MQTT access is ON: for development and conformance testing only')
@@ -123,10 +111,8 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       if (stopping) return
       stopping = true
       clearInterval(watch)
-      clearInterval(sweep)
-      clearInterval(rollups)
       // Commit (and so acknowledge) what is queued, then close the connections.
-      pipeline.close()
+      await pipeline.close()
       await broker.close()
       await http.close()
       store.close()

@@ -120,8 +120,11 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
     const parsed = parseTopic(topic, config.ingest.maxTopicLevels)
     if (!parsed.ok) return refuseMessage(parsed.code, parsed.message)
     if (parsed.site !== config.site) return refuseMessage('topic.not_allowed', `this gateway serves site ${config.site}, not ${parsed.site}`)
-    const outcome = pipeline.submit(sender, parsed.kind, topic, packet.payload as Buffer, (err) => callback(err))
-    if (outcome === 'rejected') hideFromSubscribers(packet)
+    pipeline.submit(sender, parsed.kind, topic, packet.payload as Buffer, (err, outcome) => {
+      // aedes forwards the packet only after this callback, so a refused one can still be hidden.
+      if (!err && outcome === 'rejected') hideFromSubscribers(packet)
+      callback(err)
+    })
     return
 
     function refuseMessage(code: Parameters<IngestPipeline['reject']>[0], message: string): void {

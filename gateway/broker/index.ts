@@ -49,7 +49,7 @@ export async function startBroker(
     const id = identityOf(client)
     if (id?.type === 'device') {
       clients.set(client.id, client)
-      devices.setStatus(id.deviceId, 'online')
+      pipeline.presence(id.deviceId, 'online')
     }
   })
   aedes.on('clientDisconnect', (client) => {
@@ -57,7 +57,7 @@ export async function startBroker(
     const id = identityOf(client)
     if (id?.type === 'device') {
       if (clients.get(client.id) === client) clients.delete(client.id)
-      devices.setStatus(id.deviceId, 'offline')
+      pipeline.presence(id.deviceId, 'offline')
     }
   })
   aedes.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'))

@@ -15,6 +15,8 @@ export interface HttpDeps {
   /** readiness of the components: broker listening, store open */
   ready(): { ready: boolean; checks: Record<string, boolean> }
   clock?: Clock
+  /** Awaited before reading rollups, so they include everything acknowledged (the writer flushes). */
+  beforeRead?: () => Promise<void>
   /** Where unexpected (500) errors are logged; `console.error` when omitted. */
   log?: Pick<Logger, 'error'>
 }

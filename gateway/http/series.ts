@@ -51,8 +51,9 @@ export const seriesRoutes: Route[] = [
     method: 'GET',
     path: '/api/v1/series',
     access: 'viewer',
-    handle: (c, deps) => {
+    handle: async (c, deps) => {
       const query = toSeriesQuery(parseQuery(c, SeriesQuerySchema), (deps.clock ?? systemClock).now())
+      await deps.beforeRead?.()
       return c.json(deps.store.query(query))
     },
   },

@@ -1,19 +1,20 @@
 /**
- * The ingest path: contract check -> duplicate check -> group commit -> callback (PUBACK).
- * Refused messages are committed too (to the dead-letter table) before their callback runs, then
- * explained to the device on its `errors` topic. Nothing here throws at the broker: every outcome
- * is a stored row, a counted rejection, or a failed commit that withholds the PUBACK.
+ * The broker thread's side of ingest. PUBLISHes are queued for at most `commitIntervalMs` (or until
+ * `maxBatch`), then handed to the ingest worker as one batch. Up to MAX_IN_FLIGHT batches may be
+ * queued at the worker, which commits them in order; when that many are waiting, the next batch
+ * fills until one is answered, so batches grow with load.
+ * Each message's callback runs when the worker answers that its transaction committed: the broker
+ * sends the PUBACK from there, so a PUBACK means the message is on disk. A failed commit withholds
+ * every PUBACK of the batch; the devices resend.
  */
 import { EventEmitter } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
-import { decodeMessage } from '../contracts/index.ts'
+import { StockyardError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import type { Accepted, Rejection, RejectionCode } from '../core/records.ts'
+import type { Rejection, RejectionCode } from '../core/records.ts'
 import type { GatewayMetrics } from '../metrics.ts'
-import type { SqliteSeriesStore } from '../store/sqlite/series.ts'
-import type { SqliteDeviceRegistry } from '../store/sqlite/devices.ts'
-import { GroupCommitter, type Pending } from './committer.ts'
-import { DedupWindow } from './dedup.ts'
+import { OUTCOME_ACCEPTED, type FromWorker, type RawMessage, type ToWorker } from './protocol.ts'
 
 /** Who sent a message, as established by the broker at CONNECT. */
 export interface Sender {
@@ -22,154 +23,176 @@ export interface Sender {
   zone: string
 }
 
+export type Outcome = 'accepted' | 'rejected'
+export type Done = (err: Error | null, outcome?: Outcome) => void
+
 export interface IngestEvents {
-  /** Accepted messages of one committed batch, in arrival order. */
-  committed: [accepted: Accepted[]]
   /** A refused message (or element), after its dead-letter row is committed. */
   rejected: [rejection: Rejection]
+  /** The worker cannot go on (its store failed to open or it crashed); nothing more will be stored. */
+  fatal: [error: Error]
 }
 
-/** Sample kept with a rejection: the first 1 KiB of the payload as text. */
-export function sampleOf(payload: Buffer): string {
-  return payload.subarray(0, 1024).toString('utf8')
+/** Batches handed to the worker and not yet answered; enough to keep it busy while one commits. */
+const MAX_IN_FLIGHT = 4
+
+interface Queued {
+  message: RawMessage
+  receivedAt: number
+  done: Done
 }
 
 export class IngestPipeline extends EventEmitter<IngestEvents> {
-  private readonly dedup: DedupWindow
-  private readonly committer: GroupCommitter
-  private readonly limits: { maxPayloadBytes: number; maxDepth: number; maxFutureSkewMs: number; maxPastAgeMs: number }
+  private readonly worker: Worker
+  private pending: Queued[] = []
+  private readonly inFlight = new Map<number, Queued[]>()
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
+  private nextId = 1
+  private readonly flushWaiters = new Map<number, () => void>()
+  private closing: Promise<void> | null = null
+  private dead: Error | null = null
+  private readonly ready: Promise<void>
 
   constructor(
-    private readonly deps: {
-      config: Readonly<Config>
-      series: SqliteSeriesStore
-      devices: SqliteDeviceRegistry
-      metrics: GatewayMetrics
-      logger: Logger
-      now: () => number
-    },
+    private readonly deps: { config: Readonly<Config>; metrics: GatewayMetrics; logger: Logger; now: () => number },
   ) {
     super()
-    const { ingest, mqtt } = deps.config
-    this.limits = {
-      maxPayloadBytes: mqtt.maxPayloadBytes,
-      maxDepth: ingest.maxDepth,
-      maxFutureSkewMs: ingest.maxFutureSkewMs,
-      maxPastAgeMs: ingest.maxPastAgeMs,
-    }
-    this.dedup = new DedupWindow(ingest.dedupPerDevice)
-    this.dedup.load(deps.series.recentKeys(Math.min(1_000_000, ingest.dedupPerDevice * Math.max(1, deps.devices.list().length))))
-    this.committer = new GroupCommitter(
-      { commitIntervalMs: ingest.commitIntervalMs, maxBatch: ingest.maxBatch },
-      {
-        write: (batch) => deps.series.append(batch),
-        committed: (entries, stats, seconds) => this.onCommitted(entries, stats, seconds),
-        failed: (entries, err) => this.onFailed(entries, err),
-      },
-    )
-  }
-
-  /**
-   * Decode, check and queue one PUBLISH; `done` runs after its commit (error: no PUBACK). Returns
-   * at once whether anything of it will be stored, so the broker can keep a refused message from
-   * its subscribers.
-   */
-  submit(sender: Sender, kind: string, topic: string, payload: Buffer, done: (err: Error | null) => void): 'accepted' | 'rejected' {
-    const now = this.deps.now()
-    const decoded = decodeMessage(kind, { deviceId: sender.deviceId, site: sender.site, zone: sender.zone, topic, payload, now, limits: this.limits })
-    if (!decoded.ok) {
-      this.committer.enqueue({ rejections: [decoded.rejection], receivedAt: now, done })
-      return 'rejected'
-    }
-    const accepted = decoded.accepted
-    const rejections: Rejection[] = []
-    if (accepted.keys.length > 0) this.dropDuplicates(accepted, topic, payload, now, rejections)
-    const empty = accepted.points.length === 0 && accepted.events.length === 0
-    this.committer.enqueue({ accepted: empty ? undefined : accepted, rejections, receivedAt: now, done })
-    return empty ? 'rejected' : 'accepted'
-  }
-
-  /** Queue a rejection decided by the broker (e.g. an ACL denial), committed like any other. */
-  reject(code: RejectionCode, message: string, sender: Sender, topic: string, payload: Buffer, done: (err: Error | null) => void): void {
-    const now = this.deps.now()
-    const rejection: Rejection = { code, message, device: sender.deviceId, site: sender.site, topic, sample: sampleOf(payload), ts: now }
-    this.committer.enqueue({ rejections: [rejection], receivedAt: now, done })
-  }
-
-  /**
-   * Remove elements already stored (or queued) under the same (seq, ts) and refuse each with
-   * `seq.duplicate`. An element is a whole reading, scan, shipment or status message: its points
-   * and events share its ts.
-   */
-  private dropDuplicates(accepted: Accepted, topic: string, payload: Buffer, now: number, rejections: Rejection[]): void {
-    const dupTs = new Set<number>()
-    const fresh = []
-    for (const k of accepted.keys) {
-      if (this.dedup.has(accepted.device, k.seq, k.ts)) {
-        dupTs.add(k.ts)
-        rejections.push({
-          code: 'seq.duplicate',
-          message: `seq ${k.seq} with ts ${new Date(k.ts).toISOString()} is already stored; not stored again`,
-          device: accepted.device,
-          site: accepted.site,
-          topic,
-          seq: k.seq,
-          sample: sampleOf(payload),
-          ts: now,
-        })
-      } else {
-        this.dedup.add(accepted.device, k.seq, k.ts)
-        fresh.push(k)
+    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { config: deps.config } })
+    this.ready = new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        if (m.type === 'ready') resolve()
+        else if (m.type === 'fatal') reject(new StockyardError((m.code as ErrorCode | undefined) ?? 'store.failed', m.error))
       }
-    }
-    if (dupTs.size === 0) return
-    // Elements are identified by ts within one message; a batch never repeats a ts for one device
-    // except as a duplicate, so dropping by ts removes exactly the duplicate elements.
-    const freshTs = new Set(fresh.map((k) => k.ts))
-    accepted.points = accepted.points.filter((p) => !dupTs.has(p.ts) || freshTs.has(p.ts))
-    accepted.events = accepted.events.filter((e) => !dupTs.has(e.ts) || freshTs.has(e.ts))
-    accepted.keys = fresh
+      this.worker.on('message', onMessage)
+      this.worker.once('error', reject)
+    })
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m))
+    this.worker.on('error', (err) => this.die(err))
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.die(new Error(`ingest worker exited (code ${code})`))
+    })
   }
 
-  private onCommitted(entries: Pending[], stats: { points: number; events: number }, seconds: number): void {
-    const m = this.deps.metrics
-    const now = this.deps.now()
-    m.commitTime.observe(seconds)
-    m.batchSize.observe(entries.length)
-    m.points.inc(stats.points)
-    m.events.inc(stats.events)
-    const accepted: Accepted[] = []
-    const byKind = new Map<string, number>()
-    for (const e of entries) {
-      m.ackLatency.observe((now - e.receivedAt) / 1000)
-      if (e.accepted) {
-        byKind.set(e.accepted.kind, (byKind.get(e.accepted.kind) ?? 0) + 1)
-        accepted.push(e.accepted)
-        if (e.accepted.kind === 'status') this.applyStatus(e.accepted)
-      }
-      for (const r of e.rejections) {
-        m.rejected.inc({ reason: r.code })
+  /** Resolves once the worker has opened the store; rejects with the store's error. */
+  start(): Promise<void> {
+    return this.ready
+  }
+
+  /** Queue one PUBLISH; `done` runs after its commit with whether anything of it was stored. */
+  submit(sender: Sender, kind: string, topic: string, payload: Buffer, done: Done): void {
+    this.enqueue({ deviceId: sender.deviceId, site: sender.site, zone: sender.zone, kind, topic, payload }, done)
+  }
+
+  /** Queue a refusal decided by the broker (e.g. an ACL denial), committed like any other. */
+  reject(code: RejectionCode, message: string, sender: Sender, topic: string, payload: Buffer, done: Done): void {
+    this.enqueue({ deviceId: sender.deviceId, site: sender.site, zone: sender.zone, kind: '', topic, payload, refusal: { code, message } }, done)
+  }
+
+  /** Record a device's connection state (written by the worker, the store's one writer). */
+  presence(deviceId: string, status: 'online' | 'offline'): void {
+    if (!this.dead && !this.closing) this.post({ type: 'presence', deviceId, status })
+  }
+
+  /** Make the rollup tables current (reads of rollups call this first). */
+  flushRollups(): Promise<void> {
+    if (this.dead || this.closing) return Promise.resolve()
+    const id = this.nextId++
+    return new Promise((resolve) => {
+      this.flushWaiters.set(id, resolve)
+      this.post({ type: 'flush', id })
+    })
+  }
+
+  private enqueue(message: RawMessage, done: Done): void {
+    if (this.dead) return done(this.dead)
+    if (this.closing) return done(new Error('gateway is shutting down'))
+    this.pending.push({ message, receivedAt: this.deps.now(), done })
+    if (this.inFlight.size >= MAX_IN_FLIGHT) return
+    if (this.pending.length >= this.deps.config.ingest.maxBatch) this.dispatch()
+    else if (!this.timer) {
+      const ms = this.deps.config.ingest.commitIntervalMs
+      this.timer = ms === 0 ? setImmediate(() => this.dispatch()) : setTimeout(() => this.dispatch(), ms)
+    }
+  }
+
+  private dispatch(): void {
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout)
+      clearImmediate(this.timer as NodeJS.Immediate)
+      this.timer = null
+    }
+    if (this.inFlight.size >= MAX_IN_FLIGHT || this.pending.length === 0 || this.dead) return
+    const max = this.deps.config.ingest.maxBatch
+    const entries = this.pending.length <= max ? this.pending : this.pending.slice(0, max)
+    this.pending = this.pending.length <= max ? [] : this.pending.slice(max)
+    const id = this.nextId++
+    this.inFlight.set(id, entries)
+    this.post({ type: 'batch', id, messages: entries.map((e) => e.message) })
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'batch':
+        return this.onBatch(m)
+      case 'flushed':
+        this.flushWaiters.get(m.id)?.()
+        this.flushWaiters.delete(m.id)
+        return
+      case 'retention':
+        this.deps.metrics.retentionDeleted.inc({ table: 'all' }, m.deleted)
+        return
+      case 'fatal':
+        return this.die(new Error(m.error))
+      case 'ready':
+        return
+    }
+  }
+
+  private onBatch(m: Extract<FromWorker, { type: 'batch' }>): void {
+    const entries = this.inFlight.get(m.id)
+    if (!entries) return
+    this.inFlight.delete(m.id)
+    const metrics = this.deps.metrics
+    if (!m.ok) {
+      metrics.storeErrors.inc()
+      const err = new Error(`commit failed: ${m.error}`)
+      for (const e of entries) e.done(err)
+    } else {
+      const now = this.deps.now()
+      metrics.commitTime.observe(m.stats.commitSeconds)
+      metrics.batchSize.observe(entries.length)
+      metrics.points.inc(m.stats.points)
+      metrics.events.inc(m.stats.events)
+      for (const [kind, n] of Object.entries(m.stats.kinds)) metrics.ingested.inc({ kind }, n)
+      for (const r of m.rejections) {
+        metrics.rejected.inc({ reason: r.code })
         this.safeEmit('rejected', r)
       }
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!
+        metrics.ackLatency.observe((now - e.receivedAt) / 1000)
+        e.done(null, m.outcomes[i] === OUTCOME_ACCEPTED ? 'accepted' : 'rejected')
+      }
     }
-    for (const [kind, n] of byKind) m.ingested.inc({ kind }, n)
-    if (accepted.length) this.safeEmit('committed', accepted)
+    // What queued up while the worker was full goes next, at once.
+    if (this.pending.length > 0 && this.inFlight.size === MAX_IN_FLIGHT - 1) this.dispatch()
   }
 
-  private onFailed(entries: Pending[], err: Error): void {
-    this.deps.metrics.storeErrors.inc()
-    this.deps.logger.error({ err, messages: entries.length }, 'commit failed; messages not acknowledged, devices will resend')
-    for (const e of entries) {
-      if (e.accepted) for (const k of e.accepted.keys) this.dedup.remove(e.accepted.device, k.seq, k.ts)
-    }
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m)
   }
 
-  private applyStatus(a: Accepted): void {
-    for (const e of a.events) {
-      const b = e.body as { battery_pct?: number; firmware?: string; state?: string }
-      if (b.battery_pct !== undefined || b.firmware !== undefined) this.deps.devices.setHealth(a.device, b.battery_pct ?? null, b.firmware ?? null)
-      if (b.state === 'offline') this.deps.devices.setStatus(a.device, 'offline')
-    }
+  private die(err: Error): void {
+    if (this.dead) return
+    this.dead = err
+    this.deps.logger.fatal({ err }, 'ingest worker failed; nothing more can be stored')
+    const waiting = [...[...this.inFlight.values()].flat(), ...this.pending]
+    this.inFlight.clear()
+    this.pending = []
+    for (const e of waiting) e.done(err)
+    for (const resolve of this.flushWaiters.values()) resolve()
+    this.flushWaiters.clear()
+    this.safeEmit('fatal', err)
   }
 
   /** One failing listener is logged and the others still run. */
@@ -183,8 +206,24 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     }
   }
 
-  /** Commit whatever is queued (shutdown). */
-  close(): void {
-    this.committer.close()
+  /** Commit (and so acknowledge) everything queued, then close the store and stop the worker. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    this.closing = (async () => {
+      if (!this.dead) {
+        // Drain: dispatch and wait until nothing is queued or in flight.
+        while (this.inFlight.size > 0 || this.pending.length > 0) {
+          this.dispatch()
+          await new Promise((r) => setTimeout(r, 2))
+          if (this.dead) break
+        }
+        const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()))
+        this.post({ type: 'close' })
+        await exited
+      } else {
+        await this.worker.terminate()
+      }
+    })()
+    return this.closing
   }
 }

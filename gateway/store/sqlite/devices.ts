@@ -60,6 +60,11 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
       setDisabled: db.prepare('UPDATE devices SET disabled = ? WHERE id = ?'),
       setSecret: db.prepare('UPDATE devices SET secret = ? WHERE id = ?'),
       setStatus: db.prepare('UPDATE devices SET status = ?, last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?'),
+      allOffline: db.prepare(`UPDATE devices SET status = 'offline' WHERE status = 'online'`),
+      bumpVersion: db.prepare(
+        `INSERT INTO meta (key, value) VALUES ('registry_version', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
+      ),
+      version: db.prepare(`SELECT value FROM meta WHERE key = 'registry_version'`).pluck(),
       setHealth: db.prepare('UPDATE devices SET battery = coalesce(?, battery), firmware = coalesce(?, firmware) WHERE id = ?'),
     }
   }
@@ -90,6 +95,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   disable(id: string): void {
     this.mustExist(id)
     this.st.setDisabled!.run(1, id)
+    this.st.bumpVersion!.run()
     this.verified.delete(id)
     this.revoked(id)
   }
@@ -97,12 +103,14 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   enable(id: string): void {
     this.mustExist(id)
     this.st.setDisabled!.run(0, id)
+    this.st.bumpVersion!.run()
   }
 
   async rotate(id: string): Promise<DeviceCredentials> {
     this.mustExist(id)
     const password = randomSecret()
     this.st.setSecret!.run(await hashSecret(password), id)
+    this.st.bumpVersion!.run()
     this.verified.delete(id)
     this.revoked(id)
     return { id, username: id, password }
@@ -112,6 +120,14 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
    * Run `fn` whenever this registry disables a device or rotates its password, so live sessions can
    * be dropped at once. PRAGMA data_version does not change for writes made on the same connection.
    */
+  /**
+   * Changes with every disable, enable and rotate, from any process (the CLI included); the
+   * gateway polls it to drop sessions whose credentials were revoked elsewhere.
+   */
+  version(): number {
+    return Number(this.st.version!.get() ?? 0)
+  }
+
   onRevoked(fn: (id: string) => void): void {
     this.revokedListeners.push(fn)
   }
@@ -139,6 +155,11 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   /** Stored secret hash, to notice rotation by another process (the CLI). */
   secretOf(id: string): string | null {
     return (this.st.get!.get(id) as Row | undefined)?.secret ?? null
+  }
+
+  /** At boot nobody is connected, whatever a crash left in the table. */
+  markAllOffline(): void {
+    this.st.allOffline!.run()
   }
 
   setStatus(id: string, status: 'online' | 'offline'): void {

@@ -30,8 +30,6 @@ export interface SqliteStore {
   readonly devices: SqliteDeviceRegistry
   readonly tokens: SqliteTokenStore
   readonly deadLetters: SqliteDeadLetterLog
-  /** Changes whenever another connection (e.g. the CLI) commits; see PRAGMA data_version. */
-  dataVersion(): number
   close(): void
 }
 
@@ -58,7 +56,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   db.pragma('temp_store = MEMORY')
   migrate(db)
   const now = opts.now ?? Date.now
-  const versionStmt = db.prepare('PRAGMA data_version').pluck()
   const series = new SqliteSeriesStore(db, {
     deadLetterMax: opts.deadLetterMax ?? 10_000,
     retention: { ...DEFAULT_RETENTION, ...opts.retention },
@@ -71,7 +68,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     devices: new SqliteDeviceRegistry(db, now),
     tokens: new SqliteTokenStore(db, now),
     deadLetters: new SqliteDeadLetterLog(db),
-    dataVersion: () => versionStmt.get() as number,
     close: () => {
       series.close()
       db.close()

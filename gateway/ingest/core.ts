@@ -1,0 +1,130 @@
+/**
+ * The ingest work proper, run on the worker thread: contract check -> duplicate check -> one
+ * transaction per batch. Refused messages are committed too (to the dead-letter table) in the same
+ * transaction, so a refusal is as durable as an acceptance before anything is acknowledged.
+ */
+import type { Config } from '../config/schema.ts'
+import { decodeMessage } from '../contracts/index.ts'
+import type { Accepted, Rejection } from '../core/records.ts'
+import type { SqliteStore } from '../store/sqlite/index.ts'
+import { DedupWindow } from './dedup.ts'
+import { OUTCOME_ACCEPTED, OUTCOME_REJECTED, type BatchStats, type RawMessage } from './protocol.ts'
+
+/** Sample kept with a rejection: the first 1 KiB of the payload as text. */
+export function sampleOf(payload: Uint8Array): string {
+  return Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.byteLength, 1024)).toString('utf8')
+}
+
+export interface BatchOutcome {
+  outcomes: Uint8Array
+  rejections: Rejection[]
+  stats: BatchStats
+}
+
+export class IngestCore {
+  private readonly dedup: DedupWindow
+  private readonly limits: { maxPayloadBytes: number; maxDepth: number; maxFutureSkewMs: number; maxPastAgeMs: number }
+
+  constructor(
+    config: Readonly<Config>,
+    private readonly store: SqliteStore,
+    private readonly now: () => number,
+  ) {
+    const { ingest, mqtt } = config
+    this.limits = { maxPayloadBytes: mqtt.maxPayloadBytes, maxDepth: ingest.maxDepth, maxFutureSkewMs: ingest.maxFutureSkewMs, maxPastAgeMs: ingest.maxPastAgeMs }
+    this.dedup = new DedupWindow(ingest.dedupPerDevice)
+    this.dedup.load(store.series.recentKeys(Math.min(1_000_000, ingest.dedupPerDevice * Math.max(1, store.devices.list().length))))
+  }
+
+  /** Decode, dedup and commit one batch; throws (committing nothing) if the transaction fails. */
+  process(messages: RawMessage[]): BatchOutcome {
+    const now = this.now()
+    const outcomes = new Uint8Array(messages.length)
+    const accepted: Accepted[] = []
+    const rejections: Rejection[] = []
+    const added: Accepted[] = []
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!
+      const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)
+      if (m.refusal) {
+        rejections.push({ code: m.refusal.code, message: m.refusal.message, device: m.deviceId, site: m.site, topic: m.topic, sample: sampleOf(payload), ts: now })
+        outcomes[i] = OUTCOME_REJECTED
+        continue
+      }
+      const decoded = decodeMessage(m.kind, { deviceId: m.deviceId, site: m.site, zone: m.zone, topic: m.topic, payload, now, limits: this.limits })
+      if (!decoded.ok) {
+        rejections.push(decoded.rejection)
+        outcomes[i] = OUTCOME_REJECTED
+        continue
+      }
+      const a = decoded.accepted
+      if (a.keys.length > 0) this.dropDuplicates(a, m.topic, payload, now, rejections)
+      if (a.points.length === 0 && a.events.length === 0) {
+        outcomes[i] = OUTCOME_REJECTED
+        continue
+      }
+      accepted.push(a)
+      if (a.keys.length > 0) added.push(a)
+      outcomes[i] = OUTCOME_ACCEPTED
+    }
+    const t0 = process.hrtime.bigint()
+    let stats
+    try {
+      stats = this.store.series.append({ accepted, rejections })
+    } catch (err) {
+      // Nothing was stored: forget the keys so the devices' resends are not taken for duplicates.
+      for (const a of added) for (const k of a.keys) this.dedup.remove(a.device, k.seq, k.ts)
+      throw err
+    }
+    const commitSeconds = Number(process.hrtime.bigint() - t0) / 1e9
+    const kinds: Record<string, number> = {}
+    for (const a of accepted) {
+      kinds[a.kind] = (kinds[a.kind] ?? 0) + 1
+      if (a.kind === 'status') this.applyStatus(a)
+    }
+    return { outcomes, rejections, stats: { kinds, points: stats.points, events: stats.events, commitSeconds } }
+  }
+
+  /**
+   * Remove elements already stored (or earlier in this batch) under the same (seq, ts) and refuse
+   * each with `seq.duplicate`. An element is a whole reading, scan, shipment or status message: its
+   * points and events share its ts.
+   */
+  private dropDuplicates(accepted: Accepted, topic: string, payload: Buffer, now: number, rejections: Rejection[]): void {
+    const dupTs = new Set<number>()
+    const fresh = []
+    for (const k of accepted.keys) {
+      if (this.dedup.has(accepted.device, k.seq, k.ts)) {
+        dupTs.add(k.ts)
+        rejections.push({
+          code: 'seq.duplicate',
+          message: `seq ${k.seq} with ts ${new Date(k.ts).toISOString()} is already stored; not stored again`,
+          device: accepted.device,
+          site: accepted.site,
+          topic,
+          seq: k.seq,
+          sample: sampleOf(payload),
+          ts: now,
+        })
+      } else {
+        this.dedup.add(accepted.device, k.seq, k.ts)
+        fresh.push(k)
+      }
+    }
+    if (dupTs.size === 0) return
+    // Elements are identified by ts within one message; a batch never repeats a ts for one device
+    // except as a duplicate, so dropping by ts removes exactly the duplicate elements.
+    const freshTs = new Set(fresh.map((k) => k.ts))
+    accepted.points = accepted.points.filter((p) => !dupTs.has(p.ts) || freshTs.has(p.ts))
+    accepted.events = accepted.events.filter((e) => !dupTs.has(e.ts) || freshTs.has(e.ts))
+    accepted.keys = fresh
+  }
+
+  private applyStatus(a: Accepted): void {
+    for (const e of a.events) {
+      const b = e.body as { battery_pct?: number; firmware?: string; state?: string }
+      if (b.battery_pct !== undefined || b.firmware !== undefined) this.store.devices.setHealth(a.device, b.battery_pct ?? null, b.firmware ?? null)
+      if (b.state === 'offline') this.store.devices.setStatus(a.device, 'offline')
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Messages between the broker thread and the ingest worker. The broker thread hands over raw
+ * PUBLISH payloads; the worker decodes, deduplicates and commits them, and answers each batch with
+ * one outcome per message. A batch's answer arrives only after its transaction committed, so the
+ * PUBACKs sent on it keep the durability promise.
+ */
+import type { Rejection, RejectionCode } from '../core/records.ts'
+
+/** One PUBLISH as the broker saw it. */
+export interface RawMessage {
+  deviceId: string
+  site: string
+  zone: string
+  kind: string
+  topic: string
+  payload: Uint8Array
+  /** Set when the broker already refused it (e.g. an ACL denial): stored as a dead letter only. */
+  refusal?: { code: RejectionCode; message: string }
+}
+
+export const OUTCOME_REJECTED = 0
+export const OUTCOME_ACCEPTED = 1
+
+export interface BatchStats {
+  /** Accepted messages by kind. */
+  kinds: Record<string, number>
+  points: number
+  events: number
+  commitSeconds: number
+}
+
+export type ToWorker =
+  | { type: 'batch'; id: number; messages: RawMessage[] }
+  | { type: 'presence'; deviceId: string; status: 'online' | 'offline' }
+  | { type: 'flush'; id: number }
+  | { type: 'close' }
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'batch'; id: number; ok: true; outcomes: Uint8Array; rejections: Rejection[]; stats: BatchStats }
+  | { type: 'batch'; id: number; ok: false; error: string }
+  | { type: 'flushed'; id: number }
+  | { type: 'retention'; deleted: number }
+  | { type: 'fatal'; error: string; code?: string }
