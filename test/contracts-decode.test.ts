@@ -71,7 +71,7 @@ describe('reading', () => {
   })
 
   it('keys a reading that carries a seq, and not one without', () => {
-    expect(accepted('reading', { v: 1, ts: T0, metrics: { t: 1 }, seq: 42 }).keys).toEqual([{ seq: 42, ts: T0 }])
+    expect(accepted('reading', { v: 1, ts: T0, metrics: { t: 1 }, seq: 42 }).keys).toEqual([{ seq: 42, ts: T0, points: [0, 1], events: [0, 0] }])
     expect(accepted('reading', { v: 1, ts: T0, metrics: { t: 1 } }).keys).toEqual([])
   })
 
@@ -89,7 +89,8 @@ describe('reading', () => {
       ['humidity_pct', T0 - 1000, 60, ''],
       ['weight_kg', T0, 3, 'SKU-1'],
     ])
-    expect(a.keys).toEqual([{ seq: 7, ts: T0 - 1000 }])
+    // The key names exactly the records its element produced (the first reading's two points).
+    expect(a.keys).toEqual([{ seq: 7, ts: T0 - 1000, points: [0, 2], events: [0, 0] }])
   })
 
   it('accepts a batch of 1000 readings and refuses one of 1001', () => {
@@ -118,7 +119,7 @@ describe('scan', () => {
       events: [
         { kind: 'scan', ts: T0, site: 'dc-east', zone: 'cold', device: 'scale-07', sku: 'SKU-1001', ref: 'SO-88123', body: { ...payload, ts: T0 } },
       ],
-      keys: [{ seq: 77, ts: T0 }],
+      keys: [{ seq: 77, ts: T0, points: [0, 0], events: [0, 1] }],
     })
   })
 
@@ -184,7 +185,7 @@ describe('status', () => {
       { metric: 'battery_pct', labels: LABELS, ts: T0, value: 87 },
       { metric: 'rssi_dbm', labels: LABELS, ts: T0, value: -61 },
     ])
-    expect(a.keys).toEqual([{ seq: 12, ts: T0 }])
+    expect(a.keys).toEqual([{ seq: 12, ts: T0, points: [0, 2], events: [0, 1] }])
   })
 
   it('stamps a status without ts with the arrival time, since a will message is composed at connect time', () => {

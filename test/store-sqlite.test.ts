@@ -44,7 +44,7 @@ function reading(device: string, metric: string, ts: number, value: number, seq?
     kind: 'reading',
     points: [{ metric, labels: labels(device), ts, value }],
     events: [],
-    keys: seq === undefined ? [] : [{ seq, ts }],
+    keys: seq === undefined ? [] : [{ seq, ts, points: [0, 1], events: [0, 0] }],
   }
 }
 

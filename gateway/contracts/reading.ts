@@ -35,12 +35,13 @@ function collectOne(r: Element, ctx: DecodeContext, out: Accepted, path: string 
   if (refused) return refused
   // One labels object per reading, shared by its points: records are immutable values.
   const labels: SeriesLabels = { site: ctx.site, zone: ctx.zone, device: ctx.deviceId, sku: r.sku ?? '' }
+  const first = out.points.length
   const m = r.metrics
   for (const metric in m) {
     const point: PointRecord = { metric, labels, ts, value: m[metric] as number }
     out.points.push(point)
   }
-  if (r.seq !== undefined) out.keys.push({ seq: r.seq, ts })
+  if (r.seq !== undefined) out.keys.push({ seq: r.seq, ts, points: [first, out.points.length], events: [out.events.length, out.events.length] })
   return undefined
 }
 

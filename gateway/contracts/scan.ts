@@ -55,7 +55,7 @@ export const scan: MessageContract<ScanPayload> = {
       ref: p.ref ?? '',
       body: { ...p, ts },
     })
-    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts })
+    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts, points: [0, 0], events: [out.events.length - 1, out.events.length] })
     return undefined
   },
 }

@@ -51,7 +51,7 @@ export const shipment: MessageContract<ShipmentPayload> = {
     const body: Record<string, unknown> = { ...p, ts }
     if (p.eta !== undefined) body.eta = toMs(p.eta)
     out.events.push({ kind: 'shipment', ts, site: ctx.site, zone: ctx.zone, device: ctx.deviceId, sku: '', ref: p.shipmentId, body })
-    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts })
+    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts, points: [0, 0], events: [out.events.length - 1, out.events.length] })
     return undefined
   },
 }

@@ -43,6 +43,7 @@ export const status: MessageContract<StatusPayload> = {
       const refused = checkTime(ts, ctx, 'ts')
       if (refused) return refused
     }
+    const firstPoint = out.points.length
     out.events.push({ kind: 'status', ts, site: ctx.site, zone: ctx.zone, device: ctx.deviceId, sku: '', ref: '', body: { ...p, ts } })
     let labels: SeriesLabels | undefined
     for (const metric of NUMERIC) {
@@ -51,7 +52,7 @@ export const status: MessageContract<StatusPayload> = {
       labels ??= { site: ctx.site, zone: ctx.zone, device: ctx.deviceId, sku: '' }
       out.points.push({ metric, labels, ts, value })
     }
-    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts })
+    if (p.seq !== undefined) out.keys.push({ seq: p.seq, ts, points: [firstPoint, out.points.length], events: [out.events.length - 1, out.events.length] })
     return undefined
   },
 }

@@ -38,10 +38,16 @@ export interface EventRecord {
   body: Record<string, unknown>
 }
 
-/** Identity of one accepted message element, for duplicate detection. */
+/**
+ * Identity of one accepted message element (a reading of a batch, or a whole scan, shipment or
+ * status message), for duplicate detection, with the records it produced: `points[start, end)`
+ * and `events[start, end)` of its `Accepted`.
+ */
 export interface MessageKey {
   seq: number
   ts: number
+  points: [start: number, end: number]
+  events: [start: number, end: number]
 }
 
 /** What one valid MQTT message contributes to the store. */

@@ -86,37 +86,35 @@ export class IngestCore {
   }
 
   /**
-   * Remove elements already stored (or earlier in this batch) under the same (seq, ts) and refuse
-   * each with `seq.duplicate`. An element is a whole reading, scan, shipment or status message: its
-   * points and events share its ts.
+   * Remove the elements already stored (or met earlier in this batch) under the same (seq, ts),
+   * each with exactly the records it produced, and refuse each with `seq.duplicate`.
    */
   private dropDuplicates(accepted: Accepted, topic: string, payload: Buffer, now: number, rejections: Rejection[]): void {
-    const dupTs = new Set<number>()
+    const dupPoints = new Set<number>()
+    const dupEvents = new Set<number>()
     const fresh = []
     for (const k of accepted.keys) {
-      if (this.dedup.has(accepted.device, k.seq, k.ts)) {
-        dupTs.add(k.ts)
-        rejections.push({
-          code: 'seq.duplicate',
-          message: `seq ${k.seq} with ts ${new Date(k.ts).toISOString()} is already stored; not stored again`,
-          device: accepted.device,
-          site: accepted.site,
-          topic,
-          seq: k.seq,
-          sample: sampleOf(payload),
-          ts: now,
-        })
-      } else {
+      if (!this.dedup.has(accepted.device, k.seq, k.ts)) {
         this.dedup.add(accepted.device, k.seq, k.ts)
         fresh.push(k)
+        continue
       }
+      for (let i = k.points[0]; i < k.points[1]; i++) dupPoints.add(i)
+      for (let i = k.events[0]; i < k.events[1]; i++) dupEvents.add(i)
+      rejections.push({
+        code: 'seq.duplicate',
+        message: `seq ${k.seq} with ts ${new Date(k.ts).toISOString()} is already stored; not stored again`,
+        device: accepted.device,
+        site: accepted.site,
+        topic,
+        seq: k.seq,
+        sample: sampleOf(payload),
+        ts: now,
+      })
     }
-    if (dupTs.size === 0) return
-    // Elements are identified by ts within one message; a batch never repeats a ts for one device
-    // except as a duplicate, so dropping by ts removes exactly the duplicate elements.
-    const freshTs = new Set(fresh.map((k) => k.ts))
-    accepted.points = accepted.points.filter((p) => !dupTs.has(p.ts) || freshTs.has(p.ts))
-    accepted.events = accepted.events.filter((e) => !dupTs.has(e.ts) || freshTs.has(e.ts))
+    if (fresh.length === accepted.keys.length) return
+    accepted.points = accepted.points.filter((_, i) => !dupPoints.has(i))
+    accepted.events = accepted.events.filter((_, i) => !dupEvents.has(i))
     accepted.keys = fresh
   }
 

@@ -46,7 +46,7 @@ function point(metric: string, labels: SeriesLabels, ts: number, value: number):
 /** One accepted message carrying `points` (all of one device). */
 function msg(...points: PointRecord[]): Accepted {
   const device = points[0]?.labels.device ?? 'd1'
-  return { device, site: SITE, kind: 'reading', points, events: [], keys: points.map((p, i) => ({ seq: i, ts: p.ts })) }
+  return { device, site: SITE, kind: 'reading', points, events: [], keys: points.map((p, i) => ({ seq: i, ts: p.ts, points: [i, i + 1], events: [0, 0] })) }
 }
 
 function scan(device: string, ts: number): Accepted {
