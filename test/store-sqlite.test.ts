@@ -423,19 +423,23 @@ describe('SQLite retention', () => {
   it('deletes dedup keys after keyMaxAgeMs and events after eventDays, and drops marks no table needs', () => {
     const arrived = h.clock.now()
     h.db.series.append({ accepted: [reading('d1', 'temperature_c', arrived, 1, 1), scan('d1', arrived)], rejections: [] })
+    let seq = 100
+    // Later traffic, with keys and events of its own (retention never deletes a table's newest row).
     const at = (t: number): void => {
       h.clock.set(t)
-      h.db.series.append({ accepted: [reading('d1', 'heartbeat', t, 0)], rejections: [] })
+      h.db.series.append({ accepted: [reading('d1', 'heartbeat', t, 0, seq++), scan('d1', t)], rejections: [] })
     }
+    const eventTimes = (): number[] => h.raw<{ ts: number }>('SELECT ts FROM events ORDER BY id').map((r) => r.ts)
     at(arrived + MIN)
     at(arrived + DAY + 2 * MIN)
     h.db.series.enforceRetention(h.clock.now())
-    expect(h.db.series.recentKeys(10)).toEqual([])
-    expect(h.db.series.countEvents()).toBe(1)
+    expect(h.db.series.recentKeys(10).map((k) => k.ts)).not.toContain(arrived)
+    expect(eventTimes()).toContain(arrived)
 
     at(arrived + 3 * DAY + 2 * MIN)
     h.db.series.enforceRetention(h.clock.now())
-    expect(h.db.series.countEvents()).toBe(0)
+    expect(eventTimes()).not.toContain(arrived)
+    expect(eventTimes()).toContain(arrived + 3 * DAY + 2 * MIN)
 
     const marksBefore = h.count('marks')
     at(arrived + 10 * DAY)
@@ -443,6 +447,22 @@ describe('SQLite retention', () => {
     // Marks older than the longest raw horizon (3 days for events) plus a day are gone.
     expect(h.count('marks')).toBeLessThan(marksBefore)
     expect(h.raw<{ minute: number }>('SELECT min(minute) AS minute FROM marks')[0]!.minute).toBeGreaterThanOrEqual(arrived + 10 * DAY - 4 * DAY - MIN)
+  })
+
+  it('never deletes the newest row of a table, so a fresh row never gets an old rowid and is swept at once', () => {
+    const t0 = h.clock.now()
+    h.db.series.append({ accepted: [reading('d1', 'temperature_c', t0, 1, 1)], rejections: [] })
+    // Sweeps during a quiet spell leave marks naming rowid 1.
+    h.clock.set(t0 + MIN)
+    h.db.series.enforceRetention(h.clock.now())
+    h.clock.set(t0 + 3 * DAY)
+    h.db.series.enforceRetention(h.clock.now())
+    expect(h.count('points')).toBe(1)
+    // Traffic resumes: the new point must survive the next sweep.
+    h.db.series.append({ accepted: [reading('d1', 'temperature_c', h.clock.now(), 2, 2)], rejections: [] })
+    h.clock.advance(MIN)
+    h.db.series.enforceRetention(h.clock.now())
+    expect(h.raw<{ id: number; value: number }>('SELECT id, value FROM points ORDER BY id')).toEqual([{ id: 2, value: 2 }])
   })
 
   it('deletes at most chunkRows raw rows per step', () => {
@@ -605,7 +625,8 @@ describe('one writer per data directory, and readers that do not disturb it', ()
     const { spawn } = await import('node:child_process')
     // A live foreign pid: a child that sleeps.
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' })
-    writeFileSync(join(dir, 'gateway.lock'), String(other.pid))
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    writeFileSync(join(dir, 'gateway.lock'), `${other.pid} ${boot}\n`)
     expect(() => openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true })).toThrow(expect.objectContaining({ code: 'conflict' }))
     // Readers are never refused.
     openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' }).close()
@@ -613,9 +634,12 @@ describe('one writer per data directory, and readers that do not disturb it', ()
     other.kill('SIGKILL')
     await exited
     const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true })
-    expect(readFileSync(join(dir, 'gateway.lock'), 'utf8')).toBe(String(process.pid))
+    expect(readFileSync(join(dir, 'gateway.lock'), 'utf8')).toBe(`${process.pid} ${boot}\n`)
     store.close()
     expect(existsSync(join(dir, 'gateway.lock'))).toBe(false)
+    // A lock written before the last reboot is stale even if its pid is alive now (it is ours here).
+    writeFileSync(join(dir, 'gateway.lock'), `1 some-earlier-boot\n`)
+    openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true }).close()
     rmSync(dir, { recursive: true, force: true })
   })
 })

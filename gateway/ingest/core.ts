@@ -29,6 +29,7 @@ export class IngestCore {
     config: Readonly<Config>,
     private readonly store: SqliteStore,
     private readonly now: () => number,
+    private readonly onError: (err: Error, what: string) => void,
   ) {
     const { ingest, mqtt } = config
     this.limits = { maxPayloadBytes: mqtt.maxPayloadBytes, maxDepth: ingest.maxDepth, maxFutureSkewMs: ingest.maxFutureSkewMs, maxPastAgeMs: ingest.maxPastAgeMs }
@@ -118,11 +119,22 @@ export class IngestCore {
     accepted.keys = fresh
   }
 
+  /**
+   * Battery and firmware from status messages. Best effort and after the commit: the messages are
+   * stored either way, so a failure here is logged, never a reason to withhold their PUBACKs.
+   * Online/offline is not taken from payloads: the broker's connect and disconnect events are the
+   * authority (a will published for a session that a reconnect took over arrives after the new
+   * session is up, and would mark a connected device offline).
+   */
   private applyStatus(a: Accepted): void {
     for (const e of a.events) {
-      const b = e.body as { battery_pct?: number; firmware?: string; state?: string }
-      if (b.battery_pct !== undefined || b.firmware !== undefined) this.store.devices.setHealth(a.device, b.battery_pct ?? null, b.firmware ?? null)
-      if (b.state === 'offline') this.store.devices.setStatus(a.device, 'offline')
+      const b = e.body as { battery_pct?: number; firmware?: string }
+      if (b.battery_pct === undefined && b.firmware === undefined) continue
+      try {
+        this.store.devices.setHealth(a.device, b.battery_pct ?? null, b.firmware ?? null)
+      } catch (err) {
+        this.onError(err as Error, 'could not record device health')
+      }
     }
   }
 }

@@ -26,7 +26,7 @@ try {
     writer: true,
   })
   store.devices.markAllOffline()
-  const core = new IngestCore(config, store, Date.now)
+  const core = new IngestCore(config, store, Date.now, (err, what) => logger.warn({ err }, what))
 
   const rollups = setInterval(() => {
     try {

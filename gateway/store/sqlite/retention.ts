@@ -45,13 +45,17 @@ export class RetentionSweeper {
       const mark = this.st.markBefore!.get(Math.floor(cutoff / 60_000) * 60_000) as Record<string, number> | undefined
       if (!mark) return
       const upTo = mark[column]!
-      const del = this.db.prepare(`DELETE FROM ${table} WHERE id >= ? AND id < ? AND id <= ?`)
+      // Never the newest row: a rowid table hands out max(rowid)+1, so emptying it would restart
+      // ids at 1 below the marks, and the next sweep would delete fresh rows.
+      const del = this.db.prepare(`DELETE FROM ${table} WHERE id >= ? AND id < ? AND id <= ? AND id < (SELECT max(id) FROM ${table})`)
       const first = this.db.prepare(`SELECT min(id) AS id FROM ${table}`)
       while (budget()) {
         const lo = (first.get() as { id: number | null }).id
         if (lo === null || lo > upTo) return
-        deleted += del.run(lo, lo + p.chunkRows, upTo).changes
+        const n = del.run(lo, lo + p.chunkRows, upTo).changes
+        deleted += n
         steps++
+        if (n === 0) return
       }
     }
     byRowid('points', 'point_id', now - p.rawDays * DAY)

@@ -111,6 +111,8 @@ export class SqliteSeriesStore implements SeriesStore {
   private readonly flushTx: () => void
   private readonly retention: RetentionSweeper
   private markedMinute = -1
+  /** Devices' last message time, written with the rollups (not worth a page write per commit). */
+  private readonly lastSeen = new Map<string, number>()
   /** Rollup deltas committed in raw points but not yet in the rollup tables (see flushRollups). */
   private pending: Folds = newFolds()
   /** Series created by the batch being written; forgotten again if its transaction rolls back. */
@@ -186,16 +188,18 @@ export class SqliteSeriesStore implements SeriesStore {
    * recoverRollups() re-folds the points above the watermark. Reads flush first, so they are exact.
    */
   flushRollups(): void {
-    if (this.pending.m1.size === 0 && this.pending.h1.size === 0) return
+    if (this.pending.m1.size === 0 && this.pending.h1.size === 0 && this.lastSeen.size === 0) return
     this.flushTx()
     this.pending = newFolds()
+    this.lastSeen.clear()
   }
 
   private writeRollups(): void {
     const { m1, h1, maxId } = this.pending
     for (const r of m1.values()) this.st.upsert1m!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs)
     for (const r of h1.values()) this.st.upsert1h!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs, r.minId, r.maxId)
-    this.st.setWatermark!.run(String(maxId))
+    if (m1.size > 0 || h1.size > 0) this.st.setWatermark!.run(String(maxId))
+    for (const [device, at] of this.lastSeen) this.st.touchDevice!.run(at, device)
   }
 
   /** Fold raw points committed after the last rollup flush (a crash between the two) into the rollups. */
@@ -230,7 +234,6 @@ export class SqliteSeriesStore implements SeriesStore {
       this.st.mark!.run(minute)
       this.markedMinute = minute
     }
-    const devices = new Map<string, number>()
     let points = 0
     let events = 0
     for (const a of batch.accepted) {
@@ -245,9 +248,8 @@ export class SqliteSeriesStore implements SeriesStore {
         events++
       }
       for (const k of a.keys) this.st.insertKey!.run(a.device, k.seq, k.ts)
-      devices.set(a.device, now)
+      this.lastSeen.set(a.device, now)
     }
-    for (const [device, at] of devices) this.st.touchDevice!.run(at, device)
     let lastDead = 0
     for (const r of batch.rejections) {
       lastDead = Number(this.st.insertDead!.run(r.ts, r.code, r.message, r.device, r.topic, r.seq ?? null, r.sample).lastInsertRowid)
