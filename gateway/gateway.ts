@@ -59,22 +59,31 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     store.close()
     throw err
   }
-  const http = await startHttpServer(
-    createHttpApp({
-      config,
-      store: store.series,
-      beforeRead: () => pipeline.flushRollups(),
-      devices: store.devices,
-      deadLetters: store.deadLetters,
-      tokens: store.tokens,
-      metrics,
-      ready: () => ({ ready: !stopping && !failed, checks: { broker: !stopping, store: !failed } }),
-      clock: { now },
-      log: logger.child({ c: 'http' }),
-    }),
-    config.host,
-    config.http.port,
-  )
+  let http: Awaited<ReturnType<typeof startHttpServer>>
+  try {
+    http = await startHttpServer(
+      createHttpApp({
+        config,
+        store: store.series,
+        beforeRead: () => pipeline.flushRollups(),
+        devices: store.devices,
+        deadLetters: store.deadLetters,
+        tokens: store.tokens,
+        metrics,
+        ready: () => ({ ready: !stopping && !failed, checks: { broker: !stopping, store: !failed } }),
+        clock: { now },
+        log: logger.child({ c: 'http' }),
+      }),
+      config.host,
+      config.http.port,
+    )
+  } catch (err) {
+    // e.g. the HTTP port is taken: release everything taken so far (the writer lock included).
+    await broker.close()
+    await pipeline.close()
+    store.close()
+    throw err
+  }
 
   const recheck = (): void => {
     try {

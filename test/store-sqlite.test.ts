@@ -14,6 +14,7 @@ import type { Accepted, Rejection, SeriesLabels } from '../gateway/core/records.
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../gateway/store/sqlite/index.ts'
 import { AGGREGATES, type Aggregate, type SeriesQuery } from '../gateway/store/types.ts'
 import { runSeriesStoreContract } from './contracts/series-store.ts'
+import { MAX_RAW_POINTS } from '../gateway/store/sqlite/series.ts'
 
 const SEC = 1000
 const MIN = 60_000
@@ -640,6 +641,24 @@ describe('one writer per data directory, and readers that do not disturb it', ()
     // A lock written before the last reboot is stale even if its pid is alive now (it is ours here).
     writeFileSync(join(dir, 'gateway.lock'), `1 some-earlier-boot\n`)
     openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true }).close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+describe('bounded raw reads', () => {
+  it('refuses a raw read of more than MAX_RAW_POINTS points of one series with a request.invalid that says what to do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockyard-cap-'))
+    const t0 = Date.UTC(2026, 0, 1)
+    const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true, now: () => t0 })
+    const labels = { site: 's', zone: 'z', device: 'd1', sku: '' }
+    const points = Array.from({ length: MAX_RAW_POINTS + 1 }, (_, i) => ({ metric: 'm', labels, ts: t0 + i, value: i }))
+    store.series.append({ accepted: [{ device: 'd1', site: 's', kind: 'reading', points, events: [], keys: [] }], rejections: [] })
+    const all = { metric: 'm', from: t0, to: t0 + MAX_RAW_POINTS + 1, agg: 'avg' as const }
+    expect(() => store.series.query(all)).toThrow(expect.objectContaining({ code: 'request.invalid', message: expect.stringContaining('pass a step') }))
+    // One point fewer is fine, and a minute step reads the rollups.
+    expect(store.series.query({ ...all, to: t0 + MAX_RAW_POINTS }).series[0]!.points).toHaveLength(MAX_RAW_POINTS)
+    expect(store.series.query({ ...all, stepMs: 60_000, agg: 'count' }).series[0]!.points.reduce((n, p) => n + p[1], 0)).toBe(MAX_RAW_POINTS + 1)
+    store.close()
     rmSync(dir, { recursive: true, force: true })
   })
 })

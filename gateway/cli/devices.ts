@@ -6,6 +6,7 @@ import { withStore } from './store.ts'
 
 const flags = {
   data: { type: 'string' },
+  config: { type: 'string' },
   id: { type: 'string' },
   kind: { type: 'string' },
   site: { type: 'string' },
@@ -15,7 +16,7 @@ const flags = {
 export async function runDevices(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv
   const { values } = parseFlags(rest, flags)
-  await withStore(values.data, async (store) => {
+  await withStore(values.data, values.config, async (store) => {
     switch (sub) {
       case 'add': {
         const kind = requireFlag(values, 'kind')

@@ -2,9 +2,9 @@
 import { loadConfig } from '../config/load.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts'
 
-export async function withStore<T>(dataDir: string | undefined, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  // --data wins over STOCKYARD_DATA_DIR, which wins over the default, as for `start`.
-  const config = loadConfig({ env: process.env, overrides: dataDir === undefined ? {} : { dataDir } })
+export async function withStore<T>(dataDir: string | undefined, configFile: string | undefined, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
+  // --data wins over STOCKYARD_DATA_DIR, which wins over the config file, as for `start`.
+  const config = loadConfig({ file: configFile, env: process.env, overrides: dataDir === undefined ? {} : { dataDir } })
   const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   try {
     return await fn(store)

@@ -4,12 +4,12 @@ import { ROLES, type Role } from '../store/types.ts'
 import { parseFlags, printJson, requireFlag } from './args.ts'
 import { withStore } from './store.ts'
 
-const flags = { data: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } } as const
+const flags = { data: { type: 'string' }, config: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } } as const
 
 export async function runTokens(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv
   const { values } = parseFlags(rest, flags)
-  await withStore(values.data, async (store) => {
+  await withStore(values.data, values.config, async (store) => {
     switch (sub) {
       case 'add': {
         const role = requireFlag(values, 'role')

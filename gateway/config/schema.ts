@@ -67,6 +67,7 @@ export const ConfigSchema = z.strictObject({
       retention: z
         .strictObject({
           rawDays: z.number().positive().default(14),
+          eventDays: z.number().positive().default(365),
           minuteDays: z.number().positive().default(180),
           hourDays: z.number().positive().default(5 * 365),
           /** How often the retention sweep runs. */

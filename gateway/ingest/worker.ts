@@ -35,14 +35,22 @@ try {
       logger.error({ err }, 'rollup flush failed; will retry')
     }
   }, config.store.rollupFlushMs)
-  const sweep = setInterval(() => {
+  // Retention in bounded steps; while a sweep uses its whole budget it comes back at once (after
+  // the batches queued meanwhile), so it keeps up with any ingest rate without long stalls.
+  const STEPS = 20
+  let sweep: NodeJS.Timeout
+  const runSweep = (): void => {
+    let deleted = 0
     try {
-      const deleted = store.series.enforceRetention(Date.now(), 20)
+      deleted = store.series.enforceRetention(Date.now(), STEPS)
       if (deleted > 0) send({ type: 'retention', deleted })
     } catch (err) {
       logger.error({ err }, 'retention sweep failed')
     }
-  }, config.store.retention.intervalMs)
+    const behind = deleted >= STEPS * config.store.retention.chunkRows
+    sweep = setTimeout(runSweep, behind ? 10 : config.store.retention.intervalMs)
+  }
+  sweep = setTimeout(runSweep, config.store.retention.intervalMs)
 
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
@@ -72,7 +80,7 @@ try {
         return
       case 'close':
         clearInterval(rollups)
-        clearInterval(sweep)
+        clearTimeout(sweep)
         store.close()
         port.close()
         return

@@ -3,10 +3,16 @@
  * See schema.ts for the layout and why.
  */
 import type { Database, Statement } from 'better-sqlite3'
+import { StockyardError } from '../../core/errors.ts'
 import type { SeriesLabels } from '../../core/records.ts'
 import type { CommitStats, IngestBatch, SeriesData, SeriesQuery, SeriesResult, SeriesStore } from '../types.ts'
 import { RetentionSweeper, type RetentionPolicy } from './retention.ts'
 import { whereEquals } from './where.ts'
+
+/** Raw points one series may return without a step. */
+export const MAX_RAW_POINTS = 100_000
+/** Raw points one series may be aggregated from for a sub-minute step. */
+export const MAX_RAW_SCAN = 1_000_000
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
@@ -315,10 +321,20 @@ export class SqliteSeriesStore implements SeriesStore {
       .prepare('SELECT min(min_id) AS lo, max(max_id) AS hi FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket < ?')
       .get(seriesId, Math.floor(from / HOUR) * HOUR, to) as { lo: number | null; hi: number | null }
     if (range.lo === null || range.hi === null) return []
+    // Reads run on the thread that serves the API; a bound keeps one request from stalling it.
+    const cap = step === undefined ? MAX_RAW_POINTS : MAX_RAW_SCAN
     const rows = this.db
-      .prepare('SELECT ts, value FROM points WHERE id BETWEEN ? AND ? AND series_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id')
+      .prepare('SELECT ts, value FROM points WHERE id BETWEEN ? AND ? AND series_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id LIMIT ?')
       .raw()
-      .all(range.lo, range.hi, seriesId, from, to) as Array<[number, number]>
+      .all(range.lo, range.hi, seriesId, from, to, cap + 1) as Array<[number, number]>
+    if (rows.length > cap) {
+      throw new StockyardError(
+        'request.invalid',
+        step === undefined
+          ? `the range holds more than ${cap} raw points for one series; pass a step (e.g. step=1m) or a shorter range`
+          : `a ${step} ms step over this range reads more than ${cap} raw points for one series; use a step of whole minutes (read from the rollups) or a shorter range`,
+      )
+    }
     if (step === undefined) return rows
     const buckets = new Map<number, { count: number; sum: number; min: number; max: number; last: number; lastTs: number }>()
     for (const [ts, v] of rows) {
