@@ -13,6 +13,11 @@ import { CONTRACTS, MESSAGE_KINDS } from './registry.ts'
 
 const SAMPLE_BYTES = 1024
 
+/** What a rejection keeps of its payload: the first 1 KiB, as text (invalid UTF-8 replaced). */
+export function sampleOf(payload: Buffer): string {
+  return payload.subarray(0, SAMPLE_BYTES).toString('utf8')
+}
+
 /** The first readable `seq` of a parsed payload (top level, or the first reading of a batch). */
 function seqOf(value: unknown): number | undefined {
   if (typeof value !== 'object' || value === null) return undefined
@@ -31,7 +36,7 @@ function reject(ctx: DecodeContext, code: RejectionCode, message: string, value?
     device: ctx.deviceId,
     site: ctx.site,
     topic: ctx.topic,
-    sample: ctx.payload.subarray(0, SAMPLE_BYTES).toString('utf8'),
+    sample: sampleOf(ctx.payload),
     ts: ctx.now,
   }
   const seq = seqOf(value)

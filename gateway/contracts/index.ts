@@ -3,7 +3,7 @@
  * become records, and why anything else is refused. See README.md for the table of kinds and codes.
  */
 export type { DecodeContext, Decoded, MessageContract, MessageKind, Refusal } from './contract.ts'
-export { decodeMessage } from './decode.ts'
+export { decodeMessage, sampleOf } from './decode.ts'
 export { jsonSchemas, jsonSchemaText, writeJsonSchemas } from './json-schema.ts'
 export { CONTRACTS, MESSAGE_KINDS } from './registry.ts'
 export { parseTopic, type ParsedTopic } from './topic.ts'

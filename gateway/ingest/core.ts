@@ -4,16 +4,11 @@
  * transaction, so a refusal is as durable as an acceptance before anything is acknowledged.
  */
 import type { Config } from '../config/schema.ts'
-import { decodeMessage } from '../contracts/index.ts'
+import { decodeMessage, sampleOf } from '../contracts/index.ts'
 import type { Accepted, Rejection } from '../core/records.ts'
 import type { SqliteStore } from '../store/sqlite/index.ts'
 import { DedupWindow } from './dedup.ts'
 import { OUTCOME_ACCEPTED, OUTCOME_REJECTED, type BatchStats, type RawMessage } from './protocol.ts'
-
-/** Sample kept with a rejection: the first 1 KiB of the payload as text. */
-export function sampleOf(payload: Uint8Array): string {
-  return Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.byteLength, 1024)).toString('utf8')
-}
 
 export interface BatchOutcome {
   outcomes: Uint8Array
