@@ -119,3 +119,33 @@ describe('retained messages', () => {
     await dev.endAsync()
   })
 })
+
+describe('QoS 2', () => {
+  it('[MQTT-4.3.3-2] stores a QoS 2 message once when its PUBLISH is resent with DUP after a lost PUBREC', async () => {
+    const d = await gw.addDevice('qos2-1')
+    const socket = netConnect(gw.ports.mqtt, '127.0.0.1')
+    socket.on('error', () => undefined)
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    const received: string[] = []
+    const waiters: Array<() => void> = []
+    parser.on('packet', (p) => {
+      received.push(p.cmd)
+      waiters.shift()?.()
+    })
+    socket.on('data', (b) => parser.parse(b))
+    const next = (): Promise<void> => within(new Promise<void>((r) => waiters.push(r)), 3000, 'next packet')
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: d.id, keepalive: 30, username: d.username, password: Buffer.from(d.password) }))
+    await next()
+    const publish = { cmd: 'publish' as const, topic: topicOf('test', d.id, 'reading'), payload: Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), metrics: { t: 1 } })), qos: 2 as const, messageId: 7, retain: false, dup: false }
+    socket.write(mqttPacket.generate(publish))
+    await next()
+    // The PUBREC "was lost": the device resends the same PUBLISH with DUP set.
+    socket.write(mqttPacket.generate({ ...publish, dup: true }))
+    await next()
+    socket.write(mqttPacket.generate({ cmd: 'pubrel', messageId: 7 }))
+    await next()
+    expect(received).toEqual(['connack', 'pubrec', 'pubrec', 'pubcomp'])
+    expect(gw.store.series.countPoints({ device: d.id })).toBe(1)
+    socket.destroy()
+  })
+})

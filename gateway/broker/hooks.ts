@@ -87,9 +87,24 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
     )
   }
 
+  // aedes's type declarations omit its persistence; this is the one method used here.
+  const persistence = (broker as unknown as { persistence: { incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown> } }).persistence
   broker.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
     // Messages published by the gateway itself (client null) are trusted.
     if (!client) return callback(null)
+    if (packet.qos === 2 && packet.dup) {
+      // [MQTT-4.3.3-2] a QoS 2 resend (PUBREC lost) of a message we already took: aedes answers it
+      // from its incoming store with PUBREC alone, so it must not be stored a second time.
+      persistence.incomingGetPacket(client, packet).then(
+        () => callback(null),
+        () => authorize(client, packet, callback),
+      )
+      return
+    }
+    authorize(client, packet, callback)
+  }
+
+  function authorize(client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     const id = identityOf(client)
     const topic = packet.topic
     // A device's `$` topic falls to its ACL below and is refused with a reason, like any foreign topic.
