@@ -52,7 +52,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   db.pragma(`synchronous = ${opts.synchronous}`)
   // The CLI may write (devices, tokens) while the gateway runs; wait rather than fail.
   db.pragma('busy_timeout = 5000')
-  db.pragma('cache_size = -65536')
+  // The writer keeps the hot pages of the append path and rollups; a reader needs less.
+  db.pragma(`cache_size = ${opts.writer ? -65536 : -16384}`)
   db.pragma('temp_store = MEMORY')
   migrate(db)
   const now = opts.now ?? Date.now

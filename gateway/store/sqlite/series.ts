@@ -112,6 +112,7 @@ export interface SqliteSeriesOptions {
 
 export class SqliteSeriesStore implements SeriesStore {
   private readonly seriesIds = new Map<string, number>()
+  private catalogLoaded = false
   private readonly st: Record<string, Statement>
   private readonly write: (batch: IngestBatch, folds: Folds) => CommitStats
   private readonly flushTx: () => void
@@ -128,9 +129,6 @@ export class SqliteSeriesStore implements SeriesStore {
     private readonly db: Database,
     private readonly opts: SqliteSeriesOptions,
   ) {
-    for (const r of db.prepare('SELECT id, metric, site, zone, device, sku FROM series').all() as Array<SeriesLabels & { id: number; metric: string }>) {
-      this.seriesIds.set(seriesKey(r.metric, r), r.id)
-    }
     this.st = {
       insertSeries: db.prepare('INSERT INTO series (metric, site, zone, device, sku) VALUES (?, ?, ?, ?, ?)'),
       insertPoint: db.prepare('INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?)'),
@@ -222,6 +220,13 @@ export class SqliteSeriesStore implements SeriesStore {
   }
 
   private seriesId(metric: string, labels: SeriesLabels): number {
+    if (!this.catalogLoaded) {
+      // Loaded on the first write only: readers (the API, the CLI) never need the whole catalog.
+      for (const r of this.db.prepare('SELECT id, metric, site, zone, device, sku FROM series').all() as Array<SeriesLabels & { id: number; metric: string }>) {
+        this.seriesIds.set(seriesKey(r.metric, r), r.id)
+      }
+      this.catalogLoaded = true
+    }
     const key = seriesKey(metric, labels)
     let id = this.seriesIds.get(key)
     if (id === undefined) {
