@@ -10,7 +10,7 @@ import type { Logger } from '../core/log.ts'
 import { parseTopic } from '../contracts/index.ts'
 import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
-import type { SqliteDeviceRegistry } from '../store/sqlite/devices.ts'
+import type { DeviceRegistry } from '../store/types.ts'
 import { canDevicePublish, canDeviceSubscribe, covers, TOPIC_ROOT } from './acl.ts'
 import { identityOf, setIdentity } from './identity.ts'
 
@@ -29,7 +29,7 @@ function refuse(code: 2 | 4 | 5, message: string): AuthenticateError {
 
 export interface HookDeps {
   config: Readonly<Config>
-  devices: SqliteDeviceRegistry
+  devices: DeviceRegistry
   pipeline: IngestPipeline
   metrics: GatewayMetrics
   logger: Logger

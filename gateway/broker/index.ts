@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.ts'
 import type { Logger } from '../core/log.ts'
 import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
-import type { SqliteDeviceRegistry } from '../store/sqlite/devices.ts'
+import type { DeviceRegistry } from '../store/types.ts'
 import { errorsTopic } from './acl.ts'
 import { installHooks } from './hooks.ts'
 import { identityOf } from './identity.ts'
@@ -28,7 +28,7 @@ export interface Broker {
 }
 
 export async function startBroker(
-  deps: { config: Readonly<Config>; devices: SqliteDeviceRegistry; pipeline: IngestPipeline; metrics: GatewayMetrics; logger: Logger },
+  deps: { config: Readonly<Config>; devices: DeviceRegistry; pipeline: IngestPipeline; metrics: GatewayMetrics; logger: Logger },
   opts: BrokerOptions = {},
 ): Promise<Broker> {
   const { config, devices, pipeline, metrics, logger } = deps

@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.ts'
 import { decodeMessage, sampleOf } from '../contracts/index.ts'
 import type { Accepted, Rejection } from '../core/records.ts'
-import type { SqliteStore } from '../store/sqlite/index.ts'
+import type { DeviceRegistry, SeriesStore } from '../store/types.ts'
 import { DedupWindow } from './dedup.ts'
 import { OUTCOME_ACCEPTED, OUTCOME_REJECTED, type BatchStats, type RawMessage } from './protocol.ts'
 
@@ -22,7 +22,7 @@ export class IngestCore {
 
   constructor(
     config: Readonly<Config>,
-    private readonly store: SqliteStore,
+    private readonly store: { series: SeriesStore; devices: DeviceRegistry },
     private readonly now: () => number,
     private readonly onError: (err: Error, what: string) => void,
   ) {

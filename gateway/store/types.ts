@@ -58,6 +58,12 @@ export interface SeriesStore {
   query(q: SeriesQuery): SeriesResult
   /** Count stored raw points matching the filter (all time when from/to are omitted). */
   countPoints(filter: Partial<Omit<SeriesQuery, 'stepMs' | 'agg'>>): number
+  /** Make rollups include everything appended so far (reads of rollups by other connections need it). */
+  flushRollups(): void
+  /** The newest duplicate-detection keys, newest first, to rebuild the in-memory window at boot. */
+  recentKeys(limit: number): Array<{ device: string; seq: number; ts: number }>
+  /** Count event-log entries, optionally of one kind or device. */
+  countEvents(filter?: { kind?: string; device?: string }): number
   /** Delete what retention says is expired; does at most `maxSteps` short transactions. Returns rows deleted. */
   enforceRetention(now: number, maxSteps?: number): number
   close(): void
@@ -115,6 +121,16 @@ export interface DeviceRegistry {
   rotate(id: string): Promise<DeviceCredentials>
   /** Check MQTT credentials; null for unknown device or wrong password (disabled is reported separately). */
   verify(username: string, password: string): Promise<{ device: Device } | { refused: 'unknown' | 'bad_password' | 'disabled' }>
+  /** The stored password hash, compared by the broker to notice a rotation made by another process. */
+  secretOf(id: string): string | null
+  /** Changes with every disable, enable and rotate, from any process. */
+  version(): number
+  /** Called after a disable or rotate made through this instance. */
+  onRevoked(fn: (id: string) => void): void
+  setStatus(id: string, status: 'online' | 'offline'): void
+  setHealth(id: string, battery: number | null, firmware: string | null): void
+  /** At boot nobody is connected. */
+  markAllOffline(): void
 }
 
 /** HTTP bearer tokens with roles; only a hash of each token is stored. */
