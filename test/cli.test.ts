@@ -29,7 +29,20 @@ async function verify(username: string, password: string) {
 
 describe('stockyard devices', () => {
   it('add prints the credentials once as JSON; list shows the device without any secret', async () => {
-    const creds = await cliJson<DeviceCredentials>(['devices', 'add', '--data', dir, '--id', 'scale-07', '--kind', 'scale', '--site', 'dc1', '--zone', 'aisle-3'])
+    const creds = await cliJson<DeviceCredentials>([
+      'devices',
+      'add',
+      '--data',
+      dir,
+      '--id',
+      'scale-07',
+      '--kind',
+      'scale',
+      '--site',
+      'dc1',
+      '--zone',
+      'aisle-3',
+    ])
     expect(creds).toEqual({ id: 'scale-07', username: 'scale-07', password: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/) })
     expect(await verify('scale-07', creds.password)).toHaveProperty('device')
 
@@ -109,7 +122,11 @@ describe.concurrent('bad flags exit 2 with `error request.invalid: …` naming t
     ['an unknown flag of start', ['start', '--data', 'DIR', '--mqtt-prot', '1883'], /'--mqtt-prot'/],
     ['a missing --id', ['devices', 'add', '--data', 'DIR', '--kind', 'env', '--site', 's', '--zone', 'z'], /--id is required/],
     ['a missing --id on disable', ['devices', 'disable', '--data', 'DIR'], /--id is required/],
-    ['a bad --kind', ['devices', 'add', '--data', 'DIR', '--id', 'x1', '--kind', 'toaster', '--site', 's', '--zone', 'z'], /--kind must be one of env, scale, scanner, tracker, rfid, other/],
+    [
+      'a bad --kind',
+      ['devices', 'add', '--data', 'DIR', '--id', 'x1', '--kind', 'toaster', '--site', 's', '--zone', 'z'],
+      /--kind must be one of env, scale, scanner, tracker, rfid, other/,
+    ],
     ['a port above 65535', ['start', '--data', 'DIR', '--mqtt-port', '70000'], /--mqtt-port must be an integer 0-65535, got 70000/],
     ['a port that is not a number', ['start', '--data', 'DIR', '--http-port', 'eighty'], /--http-port must be an integer 0-65535, got eighty/],
     ['a negative port', ['start', '--data', 'DIR', '--ws-port=-1'], /--ws-port must be an integer 0-65535, got -1/],
@@ -147,7 +164,9 @@ describe('stockyard start', () => {
 
   it('stops on SIGTERM: logs "stockyard stopped" and exits 0', async () => {
     const data = join(dir, 'running')
-    const { gw, ready } = await GatewayProcess.start(['--data', data, '--site', 'test', '--mqtt-port', '0', '--ws-port', '0', '--http-port', '0'], { lifetimeS: 60 })
+    const { gw, ready } = await GatewayProcess.start(['--data', data, '--site', 'test', '--mqtt-port', '0', '--ws-port', '0', '--http-port', '0'], {
+      lifetimeS: 60,
+    })
     try {
       expect(ready.ports.mqtt).toBeGreaterThan(0)
       const health = await fetch(`http://127.0.0.1:${ready.ports.http}/healthz`, { signal: AbortSignal.timeout(5000) })

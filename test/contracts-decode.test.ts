@@ -102,7 +102,13 @@ describe('reading', () => {
   })
 
   it('refuses a whole batch when one element is out of the time window, naming the element', () => {
-    const r = rejected('reading', { v: 1, readings: [{ ts: T0, metrics: { t: 1 } }, { ts: T0 + DAY, metrics: { t: 2 } }] })
+    const r = rejected('reading', {
+      v: 1,
+      readings: [
+        { ts: T0, metrics: { t: 1 } },
+        { ts: T0 + DAY, metrics: { t: 2 } },
+      ],
+    })
     expect(r.code).toBe('ts.future')
     expect(r.message).toMatch(/^readings\[1\]\.ts: 2025-02-01T12:00:00\.000Z is 23h 59m ahead/)
   })
@@ -116,9 +122,7 @@ describe('scan', () => {
       site: 'dc-east',
       kind: 'scan',
       points: [],
-      events: [
-        { kind: 'scan', ts: T0, site: 'dc-east', zone: 'cold', device: 'scale-07', sku: 'SKU-1001', ref: 'SO-88123', body: { ...payload, ts: T0 } },
-      ],
+      events: [{ kind: 'scan', ts: T0, site: 'dc-east', zone: 'cold', device: 'scale-07', sku: 'SKU-1001', ref: 'SO-88123', body: { ...payload, ts: T0 } }],
       keys: [{ seq: 77, ts: T0, points: [0, 0], events: [0, 1] }],
     })
   })
@@ -222,42 +226,147 @@ const BAD: Bad[] = [
   { name: 'bytes that are not UTF-8', payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), code: 'payload.not_json', message: /not valid UTF-8/ },
   { name: 'a NaN token', payload: '{"v":1,"ts":1,"metrics":{"t":NaN}}', code: 'payload.not_json', message: /not valid JSON/ },
   { name: 'an Infinity token', payload: '{"v":1,"ts":1,"metrics":{"t":Infinity}}', code: 'payload.not_json', message: /not valid JSON/ },
-  { name: 'a 1 MiB payload', payload: Buffer.alloc(MIB, 0x20), code: 'payload.too_large', message: `payload is ${MIB} bytes; the limit is 65536 bytes (mqtt.maxPayloadBytes); send smaller batches` },
+  {
+    name: 'a 1 MiB payload',
+    payload: Buffer.alloc(MIB, 0x20),
+    code: 'payload.too_large',
+    message: `payload is ${MIB} bytes; the limit is 65536 bytes (mqtt.maxPayloadBytes); send smaller batches`,
+  },
   {
     name: 'nesting deeper than maxDepth',
     payload: reading({ metrics: { t: 1 }, sku: undefined, x: [[[[[[[[1]]]]]]]] }),
     code: 'payload.too_deep',
     message: /^payload nests deeper than 8 levels \(ingest\.maxDepth\) at byte \d+$/,
   },
-  { name: 'an unknown kind', kind: 'readings', payload: reading({}), code: 'payload.unknown_kind', message: 'unknown message kind "readings" (last topic level); kinds are reading, scan, shipment, status' },
+  {
+    name: 'an unknown kind',
+    kind: 'readings',
+    payload: reading({}),
+    code: 'payload.unknown_kind',
+    message: 'unknown message kind "readings" (last topic level); kinds are reading, scan, shipment, status',
+  },
   { name: 'a JSON array at the top level', payload: [reading({})], code: 'payload.invalid', message: 'expected a JSON object at the top level, got an array' },
   { name: 'version 2', payload: reading({ v: 2 }), code: 'payload.unsupported_version', message: 'v: version 2 is not supported; supported versions: 1' },
   { name: 'a missing version', payload: reading({ v: undefined }), code: 'payload.invalid', message: 'v: missing; expected 1' },
   { name: 'a version given as a string', payload: reading({ v: '1' }), code: 'payload.invalid', message: 'v: expected 1, got string "1"' },
-  { name: 'a metric that is not a number', payload: reading({ metrics: { temperature_c: 'hot' } }), code: 'payload.invalid', message: 'metrics.temperature_c: expected a finite number, got string "hot"' },
-  { name: 'a metric of 1e999 (Infinity once parsed)', payload: '{"v":1,"ts":1738324800000,"metrics":{"t":1e999}}', code: 'payload.invalid', message: 'metrics.t: expected a finite number, got Infinity (an overflowing number such as 1e999)' },
-  { name: 'a metric name with capitals and a space', payload: reading({ metrics: { 'Temp C': 4 } }), code: 'payload.invalid', message: /^metrics\["Temp C"\]: invalid key: metric names are 1 to 64 lowercase letters/ },
+  {
+    name: 'a metric that is not a number',
+    payload: reading({ metrics: { temperature_c: 'hot' } }),
+    code: 'payload.invalid',
+    message: 'metrics.temperature_c: expected a finite number, got string "hot"',
+  },
+  {
+    name: 'a metric of 1e999 (Infinity once parsed)',
+    payload: '{"v":1,"ts":1738324800000,"metrics":{"t":1e999}}',
+    code: 'payload.invalid',
+    message: 'metrics.t: expected a finite number, got Infinity (an overflowing number such as 1e999)',
+  },
+  {
+    name: 'a metric name with capitals and a space',
+    payload: reading({ metrics: { 'Temp C': 4 } }),
+    code: 'payload.invalid',
+    message: /^metrics\["Temp C"\]: invalid key: metric names are 1 to 64 lowercase letters/,
+  },
   { name: 'no metrics', payload: reading({ metrics: {} }), code: 'payload.invalid', message: 'metrics: must hold 1 to 64 metrics' },
-  { name: '65 metrics', payload: reading({ metrics: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, i])) }), code: 'payload.invalid', message: 'metrics: must hold 1 to 64 metrics' },
-  { name: 'a missing ts', payload: reading({ ts: undefined }), code: 'payload.invalid', message: /^ts: missing; expected epoch milliseconds \(a number\) or an ISO 8601 date-time/ },
-  { name: 'a ts without offset', payload: reading({ ts: '2025-01-31T12:00:00' }), code: 'payload.invalid', message: /^ts: expected an ISO 8601 date-time with seconds and Z or a ±hh:mm offset, e\.g\. "2025-01-31T12:00:00Z", got string "2025-01-31T12:00:00"$/ },
+  {
+    name: '65 metrics',
+    payload: reading({ metrics: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, i])) }),
+    code: 'payload.invalid',
+    message: 'metrics: must hold 1 to 64 metrics',
+  },
+  {
+    name: 'a missing ts',
+    payload: reading({ ts: undefined }),
+    code: 'payload.invalid',
+    message: /^ts: missing; expected epoch milliseconds \(a number\) or an ISO 8601 date-time/,
+  },
+  {
+    name: 'a ts without offset',
+    payload: reading({ ts: '2025-01-31T12:00:00' }),
+    code: 'payload.invalid',
+    message: /^ts: expected an ISO 8601 date-time with seconds and Z or a ±hh:mm offset, e\.g\. "2025-01-31T12:00:00Z", got string "2025-01-31T12:00:00"$/,
+  },
   { name: 'a ts of the wrong type', payload: reading({ ts: true }), code: 'payload.invalid', message: /^ts: expected epoch milliseconds .* got boolean true$/ },
   { name: 'a negative seq', payload: reading({ seq: -1 }), code: 'payload.invalid', message: 'seq: must be at least 0, got -1' },
   { name: 'a fractional seq', payload: reading({ seq: 1.5 }), code: 'payload.invalid', message: 'seq: expected an integer, got number 1.5' },
   { name: 'an unknown key', payload: reading({ temp: 4 }), code: 'payload.invalid', message: 'temp: unknown key; allowed keys: v, ts, metrics, seq, sku' },
-  { name: 'an unknown nested key', kind: 'shipment', payload: { v: 1, ts: T0, shipmentId: 'SH1', status: 'loaded', position: { lat: 1, lon: 2, alt: 3 } }, code: 'payload.invalid', message: 'position.alt: unknown key; allowed keys: lat, lon' },
-  { name: 'an unknown key in a batch element', payload: { v: 1, readings: [{ ts: T0, metrics: { t: 1 }, zone: 'z' }] }, code: 'payload.invalid', message: 'readings[0].zone: unknown key; allowed keys: ts, metrics, seq, sku' },
-  { name: 'a scan with missing fields', kind: 'scan', payload: { v: 1, ts: T0, event: 'pick' }, code: 'payload.invalid', message: 'sku: missing; expected a string; qty: missing; expected a finite number; location: missing; expected a string' },
-  { name: 'a scan event not in the list', kind: 'scan', payload: scan({ event: 'steal' }), code: 'payload.invalid', message: 'event: expected one of "receive", "putaway", "pick", "pack", "ship", "count", "adjust", got string "steal"' },
+  {
+    name: 'an unknown nested key',
+    kind: 'shipment',
+    payload: { v: 1, ts: T0, shipmentId: 'SH1', status: 'loaded', position: { lat: 1, lon: 2, alt: 3 } },
+    code: 'payload.invalid',
+    message: 'position.alt: unknown key; allowed keys: lat, lon',
+  },
+  {
+    name: 'an unknown key in a batch element',
+    payload: { v: 1, readings: [{ ts: T0, metrics: { t: 1 }, zone: 'z' }] },
+    code: 'payload.invalid',
+    message: 'readings[0].zone: unknown key; allowed keys: ts, metrics, seq, sku',
+  },
+  {
+    name: 'a scan with missing fields',
+    kind: 'scan',
+    payload: { v: 1, ts: T0, event: 'pick' },
+    code: 'payload.invalid',
+    message: 'sku: missing; expected a string; qty: missing; expected a finite number; location: missing; expected a string',
+  },
+  {
+    name: 'a scan event not in the list',
+    kind: 'scan',
+    payload: scan({ event: 'steal' }),
+    code: 'payload.invalid',
+    message: 'event: expected one of "receive", "putaway", "pick", "pack", "ship", "count", "adjust", got string "steal"',
+  },
   { name: 'a fractional qty', kind: 'scan', payload: scan({ qty: 2.5 }), code: 'payload.invalid', message: 'qty: expected an integer, got number 2.5' },
-  { name: 'a sku with a space', kind: 'scan', payload: scan({ sku: 'SKU 1' }), code: 'payload.invalid', message: 'sku: expected letters, digits and . _ : / # + - (starting with a letter or digit), got string "SKU 1"' },
-  { name: 'a location of 129 characters', kind: 'scan', payload: scan({ location: 'L'.repeat(129) }), code: 'payload.invalid', message: 'location: must be at most 128 characters, got 129 characters' },
-  { name: 'a latitude of 91', kind: 'shipment', payload: { v: 1, ts: T0, shipmentId: 'SH1', status: 'loaded', position: { lat: 91, lon: 0 } }, code: 'payload.invalid', message: 'position.lat: must be at most 90, got 91' },
-  { name: 'a battery above 100 %', kind: 'status', payload: { v: 1, battery_pct: 101 }, code: 'payload.invalid', message: 'battery_pct: must be at most 100, got 101' },
-  { name: 'a ts 10 minutes ahead', payload: reading({ ts: NOW + 10 * 60_000 }), code: 'ts.future', message: 'ts: 2025-01-31T12:10:30.000Z is 10m ahead of the gateway clock (2025-01-31T12:00:30.000Z); the limit is 5m (ingest.maxFutureSkewMs). Check the device clock (NTP).' },
-  { name: 'a ts 8 days old', payload: reading({ ts: NOW - 8 * DAY }), code: 'ts.past', message: 'ts: 2025-01-23T12:00:30.000Z is 8d behind the gateway clock (2025-01-31T12:00:30.000Z); the limit is 7d (ingest.maxPastAgeMs).' },
+  {
+    name: 'a sku with a space',
+    kind: 'scan',
+    payload: scan({ sku: 'SKU 1' }),
+    code: 'payload.invalid',
+    message: 'sku: expected letters, digits and . _ : / # + - (starting with a letter or digit), got string "SKU 1"',
+  },
+  {
+    name: 'a location of 129 characters',
+    kind: 'scan',
+    payload: scan({ location: 'L'.repeat(129) }),
+    code: 'payload.invalid',
+    message: 'location: must be at most 128 characters, got 129 characters',
+  },
+  {
+    name: 'a latitude of 91',
+    kind: 'shipment',
+    payload: { v: 1, ts: T0, shipmentId: 'SH1', status: 'loaded', position: { lat: 91, lon: 0 } },
+    code: 'payload.invalid',
+    message: 'position.lat: must be at most 90, got 91',
+  },
+  {
+    name: 'a battery above 100 %',
+    kind: 'status',
+    payload: { v: 1, battery_pct: 101 },
+    code: 'payload.invalid',
+    message: 'battery_pct: must be at most 100, got 101',
+  },
+  {
+    name: 'a ts 10 minutes ahead',
+    payload: reading({ ts: NOW + 10 * 60_000 }),
+    code: 'ts.future',
+    message:
+      'ts: 2025-01-31T12:10:30.000Z is 10m ahead of the gateway clock (2025-01-31T12:00:30.000Z); the limit is 5m (ingest.maxFutureSkewMs). Check the device clock (NTP).',
+  },
+  {
+    name: 'a ts 8 days old',
+    payload: reading({ ts: NOW - 8 * DAY }),
+    code: 'ts.past',
+    message: 'ts: 2025-01-23T12:00:30.000Z is 8d behind the gateway clock (2025-01-31T12:00:30.000Z); the limit is 7d (ingest.maxPastAgeMs).',
+  },
   { name: 'a ts in epoch seconds', payload: reading({ ts: T0 / 1000 }), code: 'ts.past', message: /It looks like epoch seconds; ts is epoch milliseconds\.$/ },
-  { name: 'a status ts from the future', kind: 'status', payload: { v: 1, ts: '2030-01-01T00:00:00Z' }, code: 'ts.future', message: /^ts: 2030-01-01T00:00:00\.000Z is 1795d 11h ahead of the gateway clock/ },
+  {
+    name: 'a status ts from the future',
+    kind: 'status',
+    payload: { v: 1, ts: '2030-01-01T00:00:00Z' },
+    code: 'ts.future',
+    message: /^ts: 2030-01-01T00:00:00\.000Z is 1795d 11h ahead of the gateway clock/,
+  },
 ]
 
 describe('refused input', () => {
@@ -316,14 +425,11 @@ describe('refused input', () => {
 describe('JSON Schema for integrators', () => {
   const dir = new URL('../gateway/contracts/json-schema/', import.meta.url)
 
-  it.each(MESSAGE_KINDS)(
-    'json-schema/%s.schema.json is up to date (regenerate: node --import tsx gateway/contracts/write-json-schemas.ts)',
-    (kind) => {
-      const schemas: Record<string, Record<string, unknown>> = jsonSchemas()
-      const onDisk = readFileSync(new URL(`${kind}.schema.json`, dir), 'utf8')
-      expect(onDisk).toBe(jsonSchemaText(schemas[kind] ?? {}))
-    },
-  )
+  it.each(MESSAGE_KINDS)('json-schema/%s.schema.json is up to date (regenerate: node --import tsx gateway/contracts/write-json-schemas.ts)', (kind) => {
+    const schemas: Record<string, Record<string, unknown>> = jsonSchemas()
+    const onDisk = readFileSync(new URL(`${kind}.schema.json`, dir), 'utf8')
+    expect(onDisk).toBe(jsonSchemaText(schemas[kind] ?? {}))
+  })
 
   it('publishes a strict object schema with the examples', () => {
     const scan = jsonSchemas().scan

@@ -44,7 +44,17 @@ describe('duplicate elements in a readings batch', () => {
     const client = await connectDevice(gw.ports.mqtt, creds)
     const topic = topicOf('test', 'dup-resend', 'reading')
     await publishAcked(client, topic, JSON.stringify({ v: 1, readings: [{ ts, seq: 1, metrics: { t: 1 } }] }))
-    await publishAcked(client, topic, JSON.stringify({ v: 1, readings: [{ ts, seq: 1, metrics: { t: 1 } }, { ts, seq: 2, metrics: { t: 2 } }] }))
+    await publishAcked(
+      client,
+      topic,
+      JSON.stringify({
+        v: 1,
+        readings: [
+          { ts, seq: 1, metrics: { t: 1 } },
+          { ts, seq: 2, metrics: { t: 2 } },
+        ],
+      }),
+    )
     await client.endAsync()
     expect(gw.store.series.countPoints({ device: 'dup-resend' })).toBe(2)
     expect(deadLetterRows(gw, { device: 'dup-resend', code: 'seq.duplicate' })).toHaveLength(1)

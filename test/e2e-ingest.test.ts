@@ -168,7 +168,11 @@ describe('the WebSocket transport (ws://, path /mqtt)', () => {
     try {
       expect(device.options.protocol).toBe('ws')
       const topic = topicOf('test', creds.id, 'reading')
-      const acked = await publishAll(device, Array.from({ length: 50 }, (_, i) => ({ topic, payload: readingPayload(i, t0 + i * 1000 + 3) })), 10)
+      const acked = await publishAll(
+        device,
+        Array.from({ length: 50 }, (_, i) => ({ topic, payload: readingPayload(i, t0 + i * 1000 + 3) })),
+        10,
+      )
       expect(acked).toBe(50)
       expect(gw.store.series.countPoints({ device: creds.id, metric: 'temperature_c' })).toBe(50)
       const res = await getJson<SeriesResponse>(gw, seriesPath('humidity_pct', { device: creds.id }), viewer)
@@ -186,7 +190,12 @@ describe('a `readings` batch payload', () => {
   const batch = (): string =>
     JSON.stringify({
       v: 1,
-      readings: Array.from({ length: 250 }, (_, i) => ({ ts: t0 + i * 1000 + 11, seq: 100_000 + i, metrics: { temperature_c: temperature(i) }, sku: 'SKU-1001' })),
+      readings: Array.from({ length: 250 }, (_, i) => ({
+        ts: t0 + i * 1000 + 11,
+        seq: 100_000 + i,
+        metrics: { temperature_c: temperature(i) },
+        sku: 'SKU-1001',
+      })),
     })
 
   beforeAll(async () => {

@@ -74,7 +74,18 @@ describe('wills and device liveness', () => {
     // Read (and drop) the CONNACK; a paused socket would never see the server's FIN as 'close'.
     socket.resume()
     const start = Date.now()
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: d.id, keepalive: 1, username: d.username, password: Buffer.from(d.password) }))
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        clientId: d.id,
+        keepalive: 1,
+        username: d.username,
+        password: Buffer.from(d.password),
+      }),
+    )
     const closedAt = await within(closed, 5000, 'keep-alive close')
     // Never before one keep-alive period; aedes closes at 1.5 × keepalive.
     expect(closedAt - start).toBeGreaterThanOrEqual(1000)
@@ -88,7 +99,9 @@ describe('retained messages', () => {
     const dev = await connectDevice(gw.ports.mqtt, d)
     const topic = topicOf('test', d.id, 'reading')
     await new Promise<void>((resolve, reject) =>
-      dev.publish(topic, JSON.stringify({ v: 1, ts: Date.now(), metrics: { temperature_c: 3.3 }, seq: 1 }), { qos: 1, retain: true }, (e) => (e ? reject(e) : resolve())),
+      dev.publish(topic, JSON.stringify({ v: 1, ts: Date.now(), metrics: { temperature_c: 3.3 }, seq: 1 }), { qos: 1, retain: true }, (e) =>
+        e ? reject(e) : resolve(),
+      ),
     )
     const watcher = await connectMqtt(gw.ports.mqtt, { clientId: 'watcher-1', username: 'watcher', password: 'watch' })
     const got = new Promise<{ retain: boolean; payload: string }>((resolve) =>
@@ -134,9 +147,28 @@ describe('QoS 2', () => {
     })
     socket.on('data', (b) => parser.parse(b))
     const next = (): Promise<void> => within(new Promise<void>((r) => waiters.push(r)), 3000, 'next packet')
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: d.id, keepalive: 30, username: d.username, password: Buffer.from(d.password) }))
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        clientId: d.id,
+        keepalive: 30,
+        username: d.username,
+        password: Buffer.from(d.password),
+      }),
+    )
     await next()
-    const publish = { cmd: 'publish' as const, topic: topicOf('test', d.id, 'reading'), payload: Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), metrics: { t: 1 } })), qos: 2 as const, messageId: 7, retain: false, dup: false }
+    const publish = {
+      cmd: 'publish' as const,
+      topic: topicOf('test', d.id, 'reading'),
+      payload: Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), metrics: { t: 1 } })),
+      qos: 2 as const,
+      messageId: 7,
+      retain: false,
+      dup: false,
+    }
     socket.write(mqttPacket.generate(publish))
     await next()
     // The PUBREC "was lost": the device resends the same PUBLISH with DUP set.

@@ -55,7 +55,13 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stockyard-http-'))
   const config = Object.freeze(ConfigSchema.parse({ dataDir: dir }))
   const clock = new ManualClock(T0 + 60 * MIN) // 13:00Z: the default window is 12:00-13:00
-  const db = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', retention: config.store.retention, deadLetterMax: config.ingest.deadLetterMax, now: () => clock.now() })
+  const db = openSqliteStore({
+    dataDir: dir,
+    synchronous: 'NORMAL',
+    retention: config.store.retention,
+    deadLetterMax: config.ingest.deadLetterMax,
+    now: () => clock.now(),
+  })
   const readiness = { ready: true, checks: { broker: true, store: true } }
   const deps: HttpDeps = {
     config,
@@ -254,7 +260,17 @@ describe('GET /api/v1/devices', () => {
     const { status, body } = await getJson('/api/v1/devices')
     expect(status).toBe(200)
     const dev = body.devices.find((d: any) => d.id === 'scale-1')
-    expect(dev).toEqual({ id: 'scale-1', kind: 'scale', site: 'site1', zone: 'dock', status: 'never', lastSeen: null, battery: null, firmware: null, disabled: false })
+    expect(dev).toEqual({
+      id: 'scale-1',
+      kind: 'scale',
+      site: 'site1',
+      zone: 'dock',
+      status: 'never',
+      lastSeen: null,
+      battery: null,
+      firmware: null,
+      disabled: false,
+    })
     expect(JSON.stringify(body)).not.toMatch(/scrypt|password|username/i)
   })
 })
@@ -276,7 +292,14 @@ describe('GET /api/v1/rejections', () => {
     expect(status).toBe(200)
     expect(body.total).toBe(5)
     expect(body.rejections.map((r: any) => r.code)).toEqual(['payload.invalid', 'seq.duplicate', 'payload.invalid', 'ts.future', 'payload.invalid'])
-    expect(body.rejections[0]).toMatchObject({ device: 'env-3', code: 'payload.invalid', at: T0 + 4, topic: 'stockyard/site1/env-3/reading', seq: null, sample: '{"v":1}' })
+    expect(body.rejections[0]).toMatchObject({
+      device: 'env-3',
+      code: 'payload.invalid',
+      at: T0 + 4,
+      topic: 'stockyard/site1/env-3/reading',
+      seq: null,
+      sample: '{"v":1}',
+    })
   })
 
   it('filters by code and device and pages with before', async () => {
@@ -319,7 +342,10 @@ describe('probes and metrics', () => {
 
 describe('errors', () => {
   it('answers unknown routes and methods with 404 in the error shape', async () => {
-    expect(await getJson('/api/v1/nope', 'none')).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'no route GET /api/v1/nope; see /openapi.json' } } })
+    expect(await getJson('/api/v1/nope', 'none')).toEqual({
+      status: 404,
+      body: { error: { code: 'not_found', message: 'no route GET /api/v1/nope; see /openapi.json' } },
+    })
     const post = await fetch(h.base + '/api/v1/devices', { method: 'POST', headers: authHeader('admin') })
     expect(post.status).toBe(404)
     expect(((await post.json()) as any).error.code).toBe('not_found')
@@ -330,7 +356,12 @@ describe('errors', () => {
     const log = { error: vi.fn() }
     let failure: Error = new Error('boom')
     beforeAll(async () => {
-      const store = { ...h.deps.store, query: () => { throw failure } }
+      const store = {
+        ...h.deps.store,
+        query: () => {
+          throw failure
+        },
+      }
       server = await startHttpServer(createHttpApp({ ...h.deps, store, log }), '127.0.0.1', 0)
     })
     afterAll(() => server.close())

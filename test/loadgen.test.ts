@@ -80,7 +80,16 @@ describe('load generator', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     try {
       const silentPort = (silent.address() as net.AddressInfo).port
-      const r = await runLoad({ host: '127.0.0.1', port: silentPort, site: 'test', devices: devices(2), mode: { kind: 'max' }, durationMs: 200, window: 5, drainMs: 50 })
+      const r = await runLoad({
+        host: '127.0.0.1',
+        port: silentPort,
+        site: 'test',
+        devices: devices(2),
+        mode: { kind: 'max' },
+        durationMs: 200,
+        window: 5,
+        drainMs: 50,
+      })
       expect(r.sent).toBe(10)
       expect(r.acked).toBe(0)
       expect(r.unacked).toBe(10)
@@ -95,7 +104,9 @@ describe('load generator', () => {
       const err = Object.assign(new Error('nope'), { returnCode: 4 as const })
       return username === 'user-1' ? done(err, false) : done(null, true)
     }
-    await expect(runLoad({ host: '127.0.0.1', port, site: 'test', devices: devices(2), mode: { kind: 'max' }, durationMs: 100 })).rejects.toThrow(/dev-1.*bad user name or password/)
+    await expect(runLoad({ host: '127.0.0.1', port, site: 'test', devices: devices(2), mode: { kind: 'max' }, durationMs: 100 })).rejects.toThrow(
+      /dev-1.*bad user name or password/,
+    )
   })
 })
 

@@ -305,7 +305,10 @@ describe('SQLite raw reads by rowid range', () => {
   }
 
   function expectClose(got: Array<[number, number]>, want: Array<[number, number]>, what: string): void {
-    expect(got.map(([t]) => t), what).toEqual(want.map(([t]) => t))
+    expect(
+      got.map(([t]) => t),
+      what,
+    ).toEqual(want.map(([t]) => t))
     got.forEach(([, v], i) => expect(v, `${what} at ${got[i]![0]}`).toBeCloseTo(want[i]![1], 6))
   }
 
@@ -611,7 +614,10 @@ describe('one writer per data directory, and readers that do not disturb it', ()
     const t = Date.UTC(2026, 0, 1)
     const writer = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL', writer: true, now: () => t })
     const labels = { site: 's', zone: 'z', device: 'd1', sku: '' }
-    writer.series.append({ accepted: [{ device: 'd1', site: 's', kind: 'reading', points: [{ metric: 'm', labels, ts: t, value: 2 }], events: [], keys: [] }], rejections: [] })
+    writer.series.append({
+      accepted: [{ device: 'd1', site: 's', kind: 'reading', points: [{ metric: 'm', labels, ts: t, value: 2 }], events: [], keys: [] }],
+      rejections: [],
+    })
     const reader = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
     reader.devices.list()
     reader.close()

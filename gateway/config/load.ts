@@ -41,9 +41,7 @@ function deepMerge(a: Json, b: Json): Json {
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k]
     out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
-        ? deepMerge(prev as Json, v as Json)
-        : v
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev) ? deepMerge(prev as Json, v as Json) : v
   }
   return out
 }

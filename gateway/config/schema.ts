@@ -19,73 +19,104 @@ export const InternalClientSchema = z.strictObject({
   subscribe: z.array(topicPattern).default([]),
 })
 
-export const ConfigSchema = z.strictObject({
-  /** Directory holding the SQLite store; created if missing. */
-  dataDir: z.string().min(1).default('./data'),
-  /** Site identifier; the `{site}` level of every topic this gateway accepts. */
-  site: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('site1'),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-  /** Address every listener binds to. Set 0.0.0.0 (or a LAN address) so devices on the network can connect. */
-  host: z.string().min(1).default('127.0.0.1'),
-  mqtt: z
-    .strictObject({
-      port: port.default(1883),
-      wsPort: port.default(8083),
-      tls: z.strictObject({ port: port.default(8883), cert: z.string(), key: z.string(), ca: z.string().optional() }).optional(),
-      /** Development and conformance testing only; logged as a warning. */
-      allowAnonymous: z.boolean().default(false),
-      maxPayloadBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
-      /** Hard cap on one MQTT packet; larger ones close the connection (smaller ones get payload.too_large). */
-      maxPacketBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
-      internalClients: z.array(InternalClientSchema).default([]),
-    })
-    .prefault({}),
-  ingest: z
-    .strictObject({
-      /** Group commit: the longest a message waits for its transaction (and so its PUBACK). */
-      commitIntervalMs: z.number().int().min(0).max(1000).default(1),
-      /** Group commit: a batch is committed at once when it reaches this many messages. */
-      maxBatch: z.number().int().min(1).max(100_000).default(4000),
-      maxFutureSkewMs: z.number().int().min(0).default(5 * 60_000),
-      maxPastAgeMs: z.number().int().min(0).default(7 * DAY),
-      /** How many recent (seq, ts) keys per device are remembered for duplicate detection. */
-      dedupPerDevice: z.number().int().min(0).max(1_000_000).default(10_000),
-      /** Maximum JSON nesting depth of a payload. */
-      maxDepth: z.number().int().min(2).max(64).default(8),
-      /** Maximum levels of a device topic, all counted (`stockyard/v1/site/device/kind` has 5); more is `topic.too_many_levels`. */
-      maxTopicLevels: z.number().int().min(5).max(32).default(8),
-      /** Dead-letter rows kept (oldest deleted first). */
-      deadLetterMax: z.number().int().min(100).default(10_000),
-    })
-    .prefault({}),
-  store: z
-    .strictObject({
-      /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost (see README). */
-      synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
-      /** How often in-memory rollup deltas are written (reads always flush first; raw points are the durable truth). */
-      rollupFlushMs: z.number().int().min(10).max(60_000).default(1000),
-      retention: z
-        .strictObject({
-          rawDays: z.number().positive().default(14),
-          eventDays: z.number().positive().default(365),
-          minuteDays: z.number().positive().default(180),
-          hourDays: z.number().positive().default(5 * 365),
-          /** How often the retention sweep runs. */
-          intervalMs: z.number().int().min(1000).default(60_000),
-          /** Rows deleted per step; each step is one short transaction, so the event loop never stalls long. */
-          chunkRows: z.number().int().min(100).default(5_000),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  http: z.strictObject({ port: port.default(8080) }).prefault({}),
-  /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
-  demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
-}).check((ctx) => {
-  if (ctx.value.mqtt.maxPacketBytes < ctx.value.mqtt.maxPayloadBytes + 1024) {
-    ctx.issues.push({ code: 'custom', input: ctx.value.mqtt.maxPacketBytes, path: ['mqtt', 'maxPacketBytes'], message: 'must exceed mqtt.maxPayloadBytes by at least 1024 (topic and header)' })
-  }
-})
+export const ConfigSchema = z
+  .strictObject({
+    /** Directory holding the SQLite store; created if missing. */
+    dataDir: z.string().min(1).default('./data'),
+    /** Site identifier; the `{site}` level of every topic this gateway accepts. */
+    site: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+      .default('site1'),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+    /** Address every listener binds to. Set 0.0.0.0 (or a LAN address) so devices on the network can connect. */
+    host: z.string().min(1).default('127.0.0.1'),
+    mqtt: z
+      .strictObject({
+        port: port.default(1883),
+        wsPort: port.default(8083),
+        tls: z.strictObject({ port: port.default(8883), cert: z.string(), key: z.string(), ca: z.string().optional() }).optional(),
+        /** Development and conformance testing only; logged as a warning. */
+        allowAnonymous: z.boolean().default(false),
+        maxPayloadBytes: z
+          .number()
+          .int()
+          .min(256)
+          .max(16 * 1024 * 1024)
+          .default(64 * 1024),
+        /** Hard cap on one MQTT packet; larger ones close the connection (smaller ones get payload.too_large). */
+        maxPacketBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(4 * 1024 * 1024),
+        internalClients: z.array(InternalClientSchema).default([]),
+      })
+      .prefault({}),
+    ingest: z
+      .strictObject({
+        /** Group commit: the longest a message waits for its transaction (and so its PUBACK). */
+        commitIntervalMs: z.number().int().min(0).max(1000).default(1),
+        /** Group commit: a batch is committed at once when it reaches this many messages. */
+        maxBatch: z.number().int().min(1).max(100_000).default(4000),
+        maxFutureSkewMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5 * 60_000),
+        maxPastAgeMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(7 * DAY),
+        /** How many recent (seq, ts) keys per device are remembered for duplicate detection. */
+        dedupPerDevice: z.number().int().min(0).max(1_000_000).default(10_000),
+        /** Maximum JSON nesting depth of a payload. */
+        maxDepth: z.number().int().min(2).max(64).default(8),
+        /** Maximum levels of a device topic, all counted (`stockyard/v1/site/device/kind` has 5); more is `topic.too_many_levels`. */
+        maxTopicLevels: z.number().int().min(5).max(32).default(8),
+        /** Dead-letter rows kept (oldest deleted first). */
+        deadLetterMax: z.number().int().min(100).default(10_000),
+      })
+      .prefault({}),
+    store: z
+      .strictObject({
+        /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at a cost (see README). */
+        synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+        /** How often in-memory rollup deltas are written (reads always flush first; raw points are the durable truth). */
+        rollupFlushMs: z.number().int().min(10).max(60_000).default(1000),
+        retention: z
+          .strictObject({
+            rawDays: z.number().positive().default(14),
+            eventDays: z.number().positive().default(365),
+            minuteDays: z.number().positive().default(180),
+            hourDays: z
+              .number()
+              .positive()
+              .default(5 * 365),
+            /** How often the retention sweep runs. */
+            intervalMs: z.number().int().min(1000).default(60_000),
+            /** Rows deleted per step; each step is one short transaction, so the event loop never stalls long. */
+            chunkRows: z.number().int().min(100).default(5_000),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    http: z.strictObject({ port: port.default(8080) }).prefault({}),
+    /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
+    demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
+  })
+  .check((ctx) => {
+    if (ctx.value.mqtt.maxPacketBytes < ctx.value.mqtt.maxPayloadBytes + 1024) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.mqtt.maxPacketBytes,
+        path: ['mqtt', 'maxPacketBytes'],
+        message: 'must exceed mqtt.maxPayloadBytes by at least 1024 (topic and header)',
+      })
+    }
+  })
 
 export type Config = z.infer<typeof ConfigSchema>
 export type ConfigInput = z.input<typeof ConfigSchema>

@@ -55,7 +55,10 @@ function parse(ctx: DecodeContext): { ok: true; value: unknown } | { ok: false; 
   } catch (err) {
     // V8's JSON.parse is iterative today; a RangeError would mean an engine that recurses ran out of stack.
     if (err instanceof RangeError) {
-      return { ok: false, decoded: reject(ctx, 'payload.too_deep', `payload nests too deeply to parse; the limit is ${ctx.limits.maxDepth} levels (ingest.maxDepth)`) }
+      return {
+        ok: false,
+        decoded: reject(ctx, 'payload.too_deep', `payload nests too deeply to parse; the limit is ${ctx.limits.maxDepth} levels (ingest.maxDepth)`),
+      }
     }
     return { ok: false, decoded: reject(ctx, 'payload.not_json', `payload is not valid JSON: ${(err as Error).message}`) }
   }
@@ -71,7 +74,11 @@ function parse(ctx: DecodeContext): { ok: true; value: unknown } | { ok: false; 
 export function decodeMessage(kind: string, ctx: DecodeContext): Decoded {
   const { payload, limits } = ctx
   if (payload.length > limits.maxPayloadBytes) {
-    return reject(ctx, 'payload.too_large', `payload is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes} bytes (mqtt.maxPayloadBytes); send smaller batches`)
+    return reject(
+      ctx,
+      'payload.too_large',
+      `payload is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes} bytes (mqtt.maxPayloadBytes); send smaller batches`,
+    )
   }
   const parsed = parse(ctx)
   if (!parsed.ok) return parsed.decoded

@@ -51,9 +51,7 @@ export function printable(max: number, description: string) {
   return z.string().min(1).max(max).regex(PRINTABLE, 'use printable ASCII characters only').meta({ description })
 }
 
-const metricName = z
-  .string()
-  .regex(METRIC, { error: 'metric names are 1 to 64 lowercase letters, digits and _, starting with a letter' })
+const metricName = z.string().regex(METRIC, { error: 'metric names are 1 to 64 lowercase letters, digits and _, starting with a letter' })
 
 /** Named numeric samples: `{"temperature_c": 4.2, "humidity_pct": 61}`. */
 export const metrics = z

@@ -105,8 +105,7 @@ export const PARSE_OPTIONS = { error: issueMessage } as const
 export function formatIssues(issues: readonly Issue[]): string {
   const parts: string[] = []
   for (const iss of issues.slice(0, MAX_LISTED)) {
-    const where =
-      iss.code === 'unrecognized_keys' ? iss.keys.map((k) => formatPath([...iss.path, k])).join(', ') : formatPath(iss.path)
+    const where = iss.code === 'unrecognized_keys' ? iss.keys.map((k) => formatPath([...iss.path, k])).join(', ') : formatPath(iss.path)
     parts.push(where === '' ? iss.message : `${where}: ${iss.message}`)
   }
   const more = issues.length - MAX_LISTED

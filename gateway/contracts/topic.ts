@@ -2,8 +2,7 @@
 
 /** What a topic says about its message, or why it is refused. */
 export type ParsedTopic =
-  | { ok: true; site: string; deviceId: string; kind: string }
-  | { ok: false; code: 'topic.invalid' | 'topic.too_many_levels'; message: string }
+  { ok: true; site: string; deviceId: string; kind: string } | { ok: false; code: 'topic.invalid' | 'topic.too_many_levels'; message: string }
 
 const SITE = /^[A-Za-z0-9_-]{1,64}$/
 const DEVICE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/

@@ -2,15 +2,7 @@
  * Typed errors with a stable `code`. Every layer throws these; the HTTP layer maps them to a
  * status in one place (`gateway/http/errors.ts`) and the CLI prints `code: message`.
  */
-export type ErrorCode =
-  | 'config.invalid'
-  | 'request.invalid'
-  | 'auth.required'
-  | 'auth.forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'store.failed'
-  | 'internal'
+export type ErrorCode = 'config.invalid' | 'request.invalid' | 'auth.required' | 'auth.forbidden' | 'not_found' | 'conflict' | 'store.failed' | 'internal'
 
 const STATUS: Record<ErrorCode, number> = {
   'config.invalid': 400,

@@ -9,7 +9,13 @@ import { DEFAULT_WINDOW_MS, MAX_BUCKETS } from './series.ts'
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/E${s}` }]))
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } })
-const query = (name: string, description: string, schema: object = { type: 'string' }, required = false) => ({ name, in: 'query', required, description, schema })
+const query = (name: string, description: string, schema: object = { type: 'string' }, required = false) => ({
+  name,
+  in: 'query',
+  required,
+  description,
+  schema,
+})
 const bearer = [{ bearer: [] }]
 const PUBLIC: never[] = []
 
@@ -160,7 +166,13 @@ export const openApiDocument = {
               properties: {
                 labels: {
                   type: 'object',
-                  properties: { metric: { type: 'string' }, site: { type: 'string' }, zone: { type: 'string' }, device: { type: 'string' }, sku: { type: 'string' } },
+                  properties: {
+                    metric: { type: 'string' },
+                    site: { type: 'string' },
+                    zone: { type: 'string' },
+                    device: { type: 'string' },
+                    sku: { type: 'string' },
+                  },
                   required: ['metric', 'site', 'zone', 'device', 'sku'],
                 },
                 points: {

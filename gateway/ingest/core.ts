@@ -27,7 +27,12 @@ export class IngestCore {
     private readonly onError: (err: Error, what: string) => void,
   ) {
     const { ingest, mqtt } = config
-    this.limits = { maxPayloadBytes: mqtt.maxPayloadBytes, maxDepth: ingest.maxDepth, maxFutureSkewMs: ingest.maxFutureSkewMs, maxPastAgeMs: ingest.maxPastAgeMs }
+    this.limits = {
+      maxPayloadBytes: mqtt.maxPayloadBytes,
+      maxDepth: ingest.maxDepth,
+      maxFutureSkewMs: ingest.maxFutureSkewMs,
+      maxPastAgeMs: ingest.maxPastAgeMs,
+    }
     this.dedup = new DedupWindow(ingest.dedupPerDevice)
     this.dedup.load(store.series.recentKeys(Math.min(1_000_000, ingest.dedupPerDevice * Math.max(1, store.devices.list().length))))
   }
@@ -43,7 +48,15 @@ export class IngestCore {
       const m = messages[i]!
       const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)
       if (m.refusal) {
-        rejections.push({ code: m.refusal.code, message: m.refusal.message, device: m.deviceId, site: m.site, topic: m.topic, sample: sampleOf(payload), ts: now })
+        rejections.push({
+          code: m.refusal.code,
+          message: m.refusal.message,
+          device: m.deviceId,
+          site: m.site,
+          topic: m.topic,
+          sample: sampleOf(payload),
+          ts: now,
+        })
         outcomes[i] = OUTCOME_REJECTED
         continue
       }

@@ -53,9 +53,7 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
   private dead: Error | null = null
   private readonly ready: Promise<void>
 
-  constructor(
-    private readonly deps: { config: Readonly<Config>; metrics: GatewayMetrics; logger: Logger; now: () => number },
-  ) {
+  constructor(private readonly deps: { config: Readonly<Config>; metrics: GatewayMetrics; logger: Logger; now: () => number }) {
     super()
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { config: deps.config } })
     this.ready = new Promise((resolve, reject) => {

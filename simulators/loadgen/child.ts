@@ -8,11 +8,7 @@ import { runLoad } from './run.ts'
 import type { LoadOptions, LoadResult } from './types.ts'
 
 export type ChildRequest = { type: 'run'; options: LoadOptions }
-export type ChildReply =
-  | { type: 'started' }
-  | { type: 'send-ended' }
-  | { type: 'result'; result: LoadResult }
-  | { type: 'error'; message: string }
+export type ChildReply = { type: 'started' } | { type: 'send-ended' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
 
 if (!process.send) {
   process.stderr.write('simulators/loadgen/child.ts is meant to be forked (see fork.ts)\n')

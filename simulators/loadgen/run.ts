@@ -32,7 +32,16 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   const conns = o.devices.map(
     (device) =>
       new LoadConnection(
-        { host: o.host, port: o.port, site: o.site, device, window: o.window, chunkSize: o.chunkSize, seqStart: o.seqStart, connectTimeoutMs: o.connectTimeoutMs },
+        {
+          host: o.host,
+          port: o.port,
+          site: o.site,
+          device,
+          window: o.window,
+          chunkSize: o.chunkSize,
+          seqStart: o.seqStart,
+          connectTimeoutMs: o.connectTimeoutMs,
+        },
         latency,
       ),
   )

@@ -28,7 +28,10 @@ function stop(code: number): void {
 
 process.on('SIGTERM', () => stop(0))
 process.on('SIGINT', () => stop(0))
-process.stdin.on('end', () => stop(0)).on('error', () => stop(0)).resume()
+process.stdin
+  .on('end', () => stop(0))
+  .on('error', () => stop(0))
+  .resume()
 setTimeout(() => stop(0), Number(values['max-lifetime-ms'])).unref()
 
 server.listen(Number(values.port), '127.0.0.1', () => {

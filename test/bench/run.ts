@@ -135,7 +135,11 @@ async function storeGrowth(rows: number): Promise<string> {
     return seeded.reason
   }
   log(`  seeded ${seeded.rows.toLocaleString('en-US')} rows in ${Math.round(seeded.ms / 1000)} s`)
-  const f = await withTarget('gateway', () => startGateway(cfg.connections, SITE, dir), (t) => maxIngest(t, cfg, log))
+  const f = await withTarget(
+    'gateway',
+    () => startGateway(cfg.connections, SITE, dir),
+    (t) => maxIngest(t, cfg, log),
+  )
   if (!f) return 'not run (the seeded gateway failed; see notes)'
   const pct = (100 * f.median) / empty
   const other = (runs: RunFigures[]): string => Math.max(...runs.map((r) => r.otherCpuCores)).toFixed(2)
@@ -158,13 +162,25 @@ function buildRows(): Row[] {
   const r = cfg.latencyRate.toLocaleString('en-US')
   const maxOf = (xs: RunFigures[], f: (x: RunFigures) => number): number => Math.max(...xs.map(f))
   return [
-    { figure: `Max QoS 1 ingest, msg/s (median${cfg.ingestRuns > 1 ? ` of ${cfg.ingestRuns} [min–max]` : ''})`, values: pick((x) => x.ingest.median), cells: rangeCells },
+    {
+      figure: `Max QoS 1 ingest, msg/s (median${cfg.ingestRuns > 1 ? ` of ${cfg.ingestRuns} [min–max]` : ''})`,
+      values: pick((x) => x.ingest.median),
+      cells: rangeCells,
+    },
     { figure: `Ack latency p50 @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.p50), digits: 2 },
     { figure: `Ack latency p99 @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.p99), digits: 2 },
     { figure: `Ack latency max @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.max), digits: 1 },
     { figure: `Achieved rate @ ${r} msg/s`, values: pick((x) => x.latency.load.rate) },
     { figure: 'Broker CPU at max ingest, cores', values: pick((x) => median(x.ingest.runs.map((run) => run.brokerCpuCores))), digits: 2 },
-    { figure: 'Broker peak RSS, MiB', values: pick((x) => Math.max(maxOf(x.ingest.runs, (run) => run.brokerRssPeakMb), x.latency.brokerRssPeakMb)) },
+    {
+      figure: 'Broker peak RSS, MiB',
+      values: pick((x) =>
+        Math.max(
+          maxOf(x.ingest.runs, (run) => run.brokerRssPeakMb),
+          x.latency.brokerRssPeakMb,
+        ),
+      ),
+    },
     { figure: 'Generator CPU at max ingest, cores', values: pick((x) => maxOf(x.ingest.runs, (run) => run.load.cpuCores)), digits: 2 },
   ]
 }
@@ -199,7 +215,15 @@ function render(md: string): string {
     ...notes.map((n) => `- ${n}`),
     ...disturbed.map((n) => `- ${n}`),
     ...unacked.map((n) => `- ${n}`),
-    ...(counters ? [`- Gateway counters over its scenarios: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`] : []),
+    ...(counters
+      ? [
+          `- Gateway counters over its scenarios: ${
+            Object.entries(counters)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || 'none'
+          }`,
+        ]
+      : []),
   ]
   return lines.join('\n')
 }

@@ -70,7 +70,9 @@ export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: strin
   const runs: RunFigures[] = []
   for (let i = 0; i < cfg.ingestRuns; i++) {
     const r = await measure(target, cfg, { kind: 'max' }, cfg.ingestMs)
-    log(`  max ingest run ${i + 1}/${cfg.ingestRuns}: ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}, broker ${r.brokerCpuCores.toFixed(2)} cores, generator ${r.load.cpuCores.toFixed(2)} cores, other ${r.otherCpuCores.toFixed(2)} cores`)
+    log(
+      `  max ingest run ${i + 1}/${cfg.ingestRuns}: ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}, broker ${r.brokerCpuCores.toFixed(2)} cores, generator ${r.load.cpuCores.toFixed(2)} cores, other ${r.otherCpuCores.toFixed(2)} cores`,
+    )
     runs.push(r)
   }
   const rates = runs.map((r) => r.load.rate).sort((a, b) => a - b)
@@ -81,7 +83,9 @@ export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: strin
 export async function latencyAtRate(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<RunFigures> {
   const r = await measure(target, cfg, { kind: 'rate', msgPerSec: cfg.latencyRate }, cfg.latencyMs)
   const l = r.load.latencyMs
-  log(`  latency @ ${cfg.latencyRate} msg/s: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms; sent ${r.load.sent}, acked ${r.load.acked}, max backlog ${r.load.maxBacklog}`)
+  log(
+    `  latency @ ${cfg.latencyRate} msg/s: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms; sent ${r.load.sent}, acked ${r.load.acked}, max backlog ${r.load.maxBacklog}`,
+  )
   return r
 }
 

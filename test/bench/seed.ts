@@ -19,7 +19,10 @@ const DAY = 86_400_000
 
 /** The part of the store module the seeder uses (typed here so the bench compiles without it). */
 interface StoreModule {
-  openSqliteStore(opts: { dataDir: string; synchronous: 'NORMAL' | 'FULL'; writer?: boolean }): { series: Pick<SeriesStore, 'append' | 'countPoints'>; close(): void }
+  openSqliteStore(opts: { dataDir: string; synchronous: 'NORMAL' | 'FULL'; writer?: boolean }): {
+    series: Pick<SeriesStore, 'append' | 'countPoints'>
+    close(): void
+  }
 }
 
 export type SeedResult = { ok: true; rows: number; ms: number } | { ok: false; reason: string }

@@ -55,7 +55,15 @@ function scan(device: string, ts: number): Accepted {
 }
 
 function rejection(device: string, ts: number): Rejection {
-  return { code: 'payload.invalid', message: 'metrics: expected a number', device, site: SITE, topic: `stockyard/v1/${SITE}/${device}/reading`, sample: '{"v":1}', ts }
+  return {
+    code: 'payload.invalid',
+    message: 'metrics: expected a number',
+    device,
+    site: SITE,
+    topic: `stockyard/v1/${SITE}/${device}/reading`,
+    sample: '{"v":1}',
+    ts,
+  }
 }
 
 /** The points of the single series a query returned. */
@@ -198,7 +206,9 @@ export function runSeriesStoreContract(name: string, create: SeriesStoreFactory)
       })
 
       it('keeps working after a failed batch: series it would have created are created afresh', () => {
-        expect(() => store.append({ accepted: [msg(point('pressure_hpa', D2, T0, 1013), point('pressure_hpa', D2, T0 + SEC, Number.NaN))], rejections: [] })).toThrow()
+        expect(() =>
+          store.append({ accepted: [msg(point('pressure_hpa', D2, T0, 1013), point('pressure_hpa', D2, T0 + SEC, Number.NaN))], rejections: [] }),
+        ).toThrow()
         store.append({ accepted: [msg(point('rpm', D1, T0, 900))], rejections: [] })
         store.append({ accepted: [msg(point('pressure_hpa', D2, T0 + MIN, 1014))], rejections: [] })
         expect(store.query(q({ metric: 'rpm' })).series).toEqual([{ labels: { metric: 'rpm', ...D1 }, points: [[T0, 900]] }])
@@ -357,7 +367,7 @@ export function runSeriesStoreContract(name: string, create: SeriesStoreFactory)
       function writeOld(n: number): void {
         for (let i = 0; i < n; i += 50) {
           const batch: Accepted[] = []
-          for (let j = i; j < Math.min(n, i + 50); j++) batch.push(msg(point('temperature_c', D1, T0 + ((j * 180 * SEC) / n), j)))
+          for (let j = i; j < Math.min(n, i + 50); j++) batch.push(msg(point('temperature_c', D1, T0 + (j * 180 * SEC) / n, j)))
           store.append({ accepted: batch, rejections: [] })
         }
       }

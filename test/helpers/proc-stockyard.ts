@@ -68,9 +68,7 @@ export class GatewayProcess {
     const node = [process.execPath, BIN, 'start', ...args]
     // --foreground: forward a received SIGTERM once, to node only (otherwise it would also signal
     // the whole group, and a second SIGTERM makes `start` exit at once with code 1).
-    const [file, argv] = existsSync(TIMEOUT_BIN)
-      ? [TIMEOUT_BIN, ['--foreground', '-k', '5', String(opts.lifetimeS ?? 60), ...node]]
-      : [node[0]!, node.slice(1)]
+    const [file, argv] = existsSync(TIMEOUT_BIN) ? [TIMEOUT_BIN, ['--foreground', '-k', '5', String(opts.lifetimeS ?? 60), ...node]] : [node[0]!, node.slice(1)]
     this.child = spawn(file, argv, { cwd: REPO, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
@@ -87,7 +85,10 @@ export class GatewayProcess {
   }
 
   /** Start a gateway and wait (bounded) for its "stockyard ready" log line. */
-  static async start(args: string[], opts: { lifetimeS?: number; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {}): Promise<{ gw: GatewayProcess; ready: ReadyLine }> {
+  static async start(
+    args: string[],
+    opts: { lifetimeS?: number; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+  ): Promise<{ gw: GatewayProcess; ready: ReadyLine }> {
     const gw = new GatewayProcess(args, opts)
     try {
       const ready = await gw.waitForLog((l) => l.msg === 'stockyard ready', opts.readyTimeoutMs ?? 20_000)

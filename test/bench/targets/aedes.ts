@@ -20,7 +20,16 @@ export async function startAedes(connections: number, site: string): Promise<Sta
     }, 30_000)
     return {
       ok: true,
-      target: { name: 'aedes', label: `bare aedes ${aedesVersion()}`, port, pid: proc.pid(), site, devices: anonymousDevices(connections), counters: async () => null, stop: () => proc.stop() },
+      target: {
+        name: 'aedes',
+        label: `bare aedes ${aedesVersion()}`,
+        port,
+        pid: proc.pid(),
+        site,
+        devices: anonymousDevices(connections),
+        counters: async () => null,
+        stop: () => proc.stop(),
+      },
     }
   } catch (err) {
     await proc.stop()

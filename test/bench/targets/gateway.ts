@@ -39,7 +39,8 @@ export async function startGateway(n: number, site: string, dataDir: string): Pr
   try {
     for (let i = 0; i < n; i++) {
       const c = await cli<DeviceIdentity>(['devices', 'add', '--data', dataDir, '--id', `bench-dev-${i}`, '--kind', 'env', '--site', site, '--zone', 'z1'])
-      if (typeof c.id !== 'string' || typeof c.username !== 'string' || typeof c.password !== 'string') throw new Error(`unexpected output ${JSON.stringify(c)}`)
+      if (typeof c.id !== 'string' || typeof c.username !== 'string' || typeof c.password !== 'string')
+        throw new Error(`unexpected output ${JSON.stringify(c)}`)
       devices.push({ id: c.id, username: c.username, password: c.password })
     }
   } catch (err) {
@@ -65,7 +66,16 @@ export async function startGateway(n: number, site: string, dataDir: string): Pr
     }, 60_000)
     return {
       ok: true,
-      target: { name: 'gateway', label: 'stockyard gateway', port: ports.mqtt, pid: proc.pid(), site, devices, counters: () => scrape(ports.http, token), stop },
+      target: {
+        name: 'gateway',
+        label: 'stockyard gateway',
+        port: ports.mqtt,
+        pid: proc.pid(),
+        site,
+        devices,
+        counters: () => scrape(ports.http, token),
+        stop,
+      },
     }
   } catch (err) {
     await stop()

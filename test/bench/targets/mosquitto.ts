@@ -18,7 +18,19 @@ export async function startMosquitto(connections: number, site: string): Promise
   const dir = mkdtempSync(join(tmpdir(), 'stockyard-bench-mosquitto-'))
   const port = await freePort()
   const conf = join(dir, 'mosquitto.conf')
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'))
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'set_tcp_nodelay true',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'),
+  )
   const proc = new BoundedProcess(MOSQUITTO_BIN, ['-c', conf], { lifetimeS: 3600 })
   const cleanup = async (): Promise<void> => {
     await proc.stop()
@@ -28,7 +40,16 @@ export async function startMosquitto(connections: number, site: string): Promise
     await Promise.race([waitForPort(port, 10_000), proc.exited.then(({ code }) => Promise.reject(new Error(`exited with ${code}: ${proc.tail(5)}`)))])
     return {
       ok: true,
-      target: { name: 'mosquitto', label: `mosquitto ${mosquittoVersion()}`, port, pid: proc.pid(), site, devices: anonymousDevices(connections), counters: async () => null, stop: cleanup },
+      target: {
+        name: 'mosquitto',
+        label: `mosquitto ${mosquittoVersion()}`,
+        port,
+        pid: proc.pid(),
+        site,
+        devices: anonymousDevices(connections),
+        counters: async () => null,
+        stop: cleanup,
+      },
     }
   } catch (err) {
     await cleanup()
