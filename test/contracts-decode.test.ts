@@ -425,7 +425,7 @@ describe('refused input', () => {
 describe('JSON Schema for integrators', () => {
   const dir = new URL('../gateway/contracts/json-schema/', import.meta.url)
 
-  it.each(MESSAGE_KINDS)('json-schema/%s.schema.json is up to date (regenerate: node --import tsx gateway/contracts/write-json-schemas.ts)', (kind) => {
+  it.each(MESSAGE_KINDS)('json-schema/%s.schema.json is up to date (regenerate: npm run schemas)', (kind) => {
     const schemas: Record<string, Record<string, unknown>> = jsonSchemas()
     const onDisk = readFileSync(new URL(`${kind}.schema.json`, dir), 'utf8')
     expect(onDisk).toBe(jsonSchemaText(schemas[kind] ?? {}))

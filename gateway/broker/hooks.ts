@@ -80,7 +80,7 @@ export function installHooks(broker: Aedes, deps: HookDeps): void {
           logger.warn({ clientId: client.id, device: d.id }, 'mqtt connect refused: client id is not the device id')
           return callback(refuse(2, `client id must be ${d.id} or ${d.id}:<suffix>`), false)
         }
-        setIdentity(client, { type: 'device', deviceId: d.id, site: d.site, zone: d.zone, secret: devices.secretOf(d.id) ?? '' })
+        setIdentity(client, { type: 'device', deviceId: d.id, site: d.site, zone: d.zone, secret: r.secret })
         callback(null, true)
       },
       (err: Error) => callback(err as AuthenticateError, false),

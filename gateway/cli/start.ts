@@ -42,7 +42,7 @@ export function configFromFlags(argv: string[]): Readonly<Config> {
 /** Stop on the first SIGTERM/SIGINT; a second one exits at once. */
 export function stopOnSignals(stop: () => Promise<void>): void {
   let stopping = false
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (): void => {
     if (stopping) process.exit(1)
     stopping = true
     stop().then(
@@ -52,7 +52,6 @@ export function stopOnSignals(stop: () => Promise<void>): void {
         process.exit(1)
       },
     )
-    void signal
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)

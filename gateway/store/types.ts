@@ -119,8 +119,8 @@ export interface DeviceRegistry {
   enable(id: string): void
   /** New password; the old one stops working at once. */
   rotate(id: string): Promise<DeviceCredentials>
-  /** Check MQTT credentials; null for unknown device or wrong password (disabled is reported separately). */
-  verify(username: string, password: string): Promise<{ device: Device } | { refused: 'unknown' | 'bad_password' | 'disabled' }>
+  /** Check MQTT credentials: the device and its stored hash (to notice a later rotation), or why not. */
+  verify(username: string, password: string): Promise<{ device: Device; secret: string } | { refused: 'unknown' | 'bad_password' | 'disabled' }>
   /** The stored password hash, compared by the broker to notice a rotation made by another process. */
   secretOf(id: string): string | null
   /** Changes with every disable, enable and rotate, from any process. */

@@ -136,7 +136,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     for (const fn of this.revokedListeners) fn(id)
   }
 
-  async verify(username: string, password: string): Promise<{ device: Device } | { refused: 'unknown' | 'bad_password' | 'disabled' }> {
+  async verify(username: string, password: string): Promise<{ device: Device; secret: string } | { refused: 'unknown' | 'bad_password' | 'disabled' }> {
     const r = this.st.byUser!.get(username) as Row | undefined
     if (!r) return { refused: 'unknown' }
     const cached = this.verified.get(r.id)
@@ -149,7 +149,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     if (!ok) return { refused: 'bad_password' }
     // Disabled is checked after the password so that it does not reveal which devices exist.
     if (r.disabled === 1) return { refused: 'disabled' }
-    return { device: toDevice(r) }
+    return { device: toDevice(r), secret: r.secret }
   }
 
   /** Stored secret hash, to notice rotation by another process (the CLI). */
