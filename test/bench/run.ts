@@ -206,7 +206,7 @@ function render(md: string): string {
     `- Node ${process.version}`,
     `- Command: \`${command}\``,
     `- Load: ${cfg.connections} connections (one per device), at most ${cfg.window} un-acked QoS 1 PUBLISHes each, \`reading\` payloads of ~92 B (136 B packets) on \`stockyard/v1/${SITE}/{device}/reading\`; ` +
-      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process. Max ingest: ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
+      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process. Max ingest: a 3 s warm-up, then ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
     '',
     md,
     '',

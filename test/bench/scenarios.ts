@@ -65,9 +65,14 @@ export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, 
   }
 }
 
-/** Max QoS 1 ingest: `ingestRuns` runs of `ingestMs`, every window kept full. */
+const WARMUP_MS = 3000
+
+/** Max QoS 1 ingest: a warm-up, then `ingestRuns` runs of `ingestMs`, every window kept full. */
 export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<IngestFigures> {
   const runs: RunFigures[] = []
+  // One unrecorded run first, the same for every target: JIT warm-up, worker start, file growth.
+  const warm = await measure(target, cfg, { kind: 'max' }, WARMUP_MS)
+  log(`  warm-up (not recorded): ${fmtRate(warm.load.rate)} msg/s`)
   for (let i = 0; i < cfg.ingestRuns; i++) {
     const r = await measure(target, cfg, { kind: 'max' }, cfg.ingestMs)
     log(
