@@ -113,13 +113,24 @@ function storedSeqs(): { values: Set<number>; keys: Set<number>; points: number 
   }
 }
 
-/** GET /api/v1/series of the device's readings over [BASE_TS, BASE_TS + toSeq], with extra query parameters. */
+/**
+ * GET /api/v1/series of the device's readings over [BASE_TS, BASE_TS + toSeq], with extra query
+ * parameters. Raw reads are paged by time (one reading per ms), since one raw read returns at most
+ * 100,000 points per series.
+ */
 async function series(httpPort: number, token: string, toSeq: number, extra = ''): Promise<Array<[number, number]>> {
-  const url = `http://127.0.0.1:${httpPort}/api/v1/series?metric=${METRIC}&device=d1&from=${BASE_TS}&to=${BASE_TS + toSeq + 1}${extra}`
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
-  expect(res.status).toBe(200)
-  const body = (await res.json()) as { series: Array<{ points: Array<[number, number]> }> }
-  return body.series.flatMap((s) => s.points)
+  const end = BASE_TS + toSeq + 1
+  const page = extra ? end - BASE_TS : 50_000
+  const out: Array<[number, number]> = []
+  for (let from = BASE_TS; from < end; from += page) {
+    const to = Math.min(end, from + page)
+    const url = `http://127.0.0.1:${httpPort}/api/v1/series?metric=${METRIC}&device=d1&from=${from}&to=${to}${extra}`
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { series: Array<{ points: Array<[number, number]> }> }
+    out.push(...body.series.flatMap((s) => s.points))
+  }
+  return out
 }
 
 function missing(acked: Set<number>, stored: Set<number>): number[] {
