@@ -8,8 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectDevice, connectMqtt, startTestGateway, topicOf, type TestGateway } from './helpers/gateway.ts'
 import { closedWithin, connackCode, getJson, publishAcked, waitFor, within } from './helpers/e2e.ts'
 import { hashSecret } from '../gateway/auth/secrets.ts'
+import type { DeviceCredentials } from '../gateway/store/types.ts'
 
 const IDENTIFIER_REJECTED = 2
+
+/** A raw CONNECT for a device, for tests that must control every packet. */
+function connectPacket(d: DeviceCredentials, keepalive: number): Buffer {
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: d.id,
+    keepalive,
+    username: d.username,
+    password: Buffer.from(d.password),
+  })
+}
 
 let gw: TestGateway
 let viewer: string
@@ -74,18 +89,7 @@ describe('wills and device liveness', () => {
     // Read (and drop) the CONNACK; a paused socket would never see the server's FIN as 'close'.
     socket.resume()
     const start = Date.now()
-    socket.write(
-      mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: true,
-        clientId: d.id,
-        keepalive: 1,
-        username: d.username,
-        password: Buffer.from(d.password),
-      }),
-    )
+    socket.write(connectPacket(d, 1))
     const closedAt = await within(closed, 5000, 'keep-alive close')
     // Never before one keep-alive period; aedes closes at 1.5 × keepalive.
     expect(closedAt - start).toBeGreaterThanOrEqual(1000)
@@ -147,18 +151,7 @@ describe('QoS 2', () => {
     })
     socket.on('data', (b) => parser.parse(b))
     const next = (): Promise<void> => within(new Promise<void>((r) => waiters.push(r)), 3000, 'next packet')
-    socket.write(
-      mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: true,
-        clientId: d.id,
-        keepalive: 30,
-        username: d.username,
-        password: Buffer.from(d.password),
-      }),
-    )
+    socket.write(connectPacket(d, 30))
     await next()
     const publish = {
       cmd: 'publish' as const,
