@@ -187,3 +187,21 @@ describe('stockyard start', () => {
     }
   })
 })
+
+describe('stockyard rules check', () => {
+  it('accepts the shipped rule packs and lists their rule ids', async () => {
+    const r = await runCli(['rules', 'check'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout).rules).toContain('cold-room-warm')
+  })
+
+  it('refuses a bad pack with exit 2 and every error naming file, rule and field', async () => {
+    const dir = tempDir('stockyard-rules-')
+    writeFileSync(join(dir, 'bad.yaml'), 'version: 1\nrules:\n  - id: x\n    condition: { kind: threshold }\n')
+    const r = await runCli(['rules', 'check', '--dir', dir])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`${join(dir, 'bad.yaml')}: rule x: condition.metric: missing`)
+    expect(r.stderr).toContain('rule x: severity: missing')
+    rmSync(dir, { recursive: true, force: true })
+  })
+})

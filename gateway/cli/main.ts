@@ -16,6 +16,7 @@ const USAGE = `usage: stockyard <command> [flags]
   devices   add --id ID --kind KIND --site SITE --zone ZONE | list | disable --id ID | enable --id ID | rotate --id ID
   tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
   hash-secret --secret S   print the scrypt hash of an internal client's password, for config
+  rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error
   schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
 Every command takes --data DIR (default ./data).`
 
@@ -38,6 +39,15 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseFlags(rest, { secret: { type: 'string' } })
       if (!values.secret) throw new StockyardError('request.invalid', '--secret is required')
       return printJson({ passwordHash: await hashSecret(values.secret) })
+    }
+    case 'rules': {
+      const [sub, ...args] = rest
+      const { values } = parseFlags(args, { dir: { type: 'string' } })
+      if (sub !== 'check') throw new StockyardError('request.invalid', 'usage: stockyard rules check [--dir DIR]')
+      const { loadRulePacks } = await import('../rules/load.ts')
+      const result = loadRulePacks(values.dir ?? 'rules')
+      if (!result.ok) throw new StockyardError('request.invalid', `rule packs refused:\n  ${result.errors.join('\n  ')}`)
+      return printJson({ ok: true, packs: result.packs.length, rules: result.rules.map((r) => r.id) })
     }
     case 'schemas': {
       const { values } = parseFlags(rest, { out: { type: 'string' } })
