@@ -668,3 +668,13 @@ describe('bounded raw reads', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 })
+
+describe('token ids', () => {
+  it('are hex, so they never start with a dash and work as a CLI flag value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockyard-tokid-'))
+    const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+    for (let i = 0; i < 200; i++) expect(store.tokens.add('viewer').id).toMatch(/^[0-9a-f]{12}$/)
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+})

@@ -58,8 +58,10 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { config: deps.config } })
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
+        if (m.type !== 'ready' && m.type !== 'fatal') return
+        this.worker.off('message', onMessage)
         if (m.type === 'ready') resolve()
-        else if (m.type === 'fatal') reject(new StockyardError((m.code as ErrorCode | undefined) ?? 'store.failed', m.error))
+        else reject(new StockyardError((m.code as ErrorCode | undefined) ?? 'store.failed', m.error))
       }
       this.worker.on('message', onMessage)
       this.worker.once('error', reject)

@@ -1,4 +1,5 @@
 /** HTTP bearer tokens with roles. Only SHA-256 of each token is stored (see auth/secrets.ts for why not scrypt). */
+import { randomBytes } from 'node:crypto'
 import type { Database, Statement } from 'better-sqlite3'
 import { randomSecret, sha256 } from '../../auth/secrets.ts'
 import { StockyardError } from '../../core/errors.ts'
@@ -22,7 +23,8 @@ export class SqliteTokenStore implements TokenStore {
   /** `sy_<id>_<secret>`: the id part lets operators name a token in logs without revealing it. */
   add(role: Role, name = ''): { id: string; token: string; role: Role } {
     if (!ROLES.includes(role)) throw new StockyardError('request.invalid', `role must be one of ${ROLES.join(', ')}`)
-    const id = randomSecret(6)
+    // Hex, so an id never starts with '-' (taken for a flag by `tokens revoke --id`) nor holds '_'.
+    const id = randomBytes(6).toString('hex')
     const token = `sy_${id}_${randomSecret(32)}`
     this.st.insert!.run(id, sha256(token), role, name, this.now())
     return { id, token, role }
