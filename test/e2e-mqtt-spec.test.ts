@@ -5,7 +5,7 @@
 import { connect as netConnect } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectDevice, connectMqtt, startTestGateway, topicOf, type TestGateway } from './helpers/gateway.ts'
+import { connectDevice, connectMqtt, startTestGateway, tempDir, topicOf, type TestGateway } from './helpers/gateway.ts'
 import { closedWithin, connackCode, getJson, publishAcked, waitFor, within } from './helpers/e2e.ts'
 import { hashSecret } from '../gateway/auth/secrets.ts'
 import type { DeviceCredentials } from '../gateway/store/types.ts'
@@ -172,5 +172,23 @@ describe('QoS 2', () => {
     expect(received).toEqual(['connack', 'pubrec', 'pubrec', 'pubcomp'])
     expect(gw.store.series.countPoints({ device: d.id })).toBe(1)
     socket.destroy()
+  })
+})
+
+describe('device presence across a restart', () => {
+  it('shows a device connected at shutdown as offline after the gateway restarts', async () => {
+    const dir = tempDir()
+    const first = await startTestGateway({}, dir)
+    const d = await first.addDevice('presence-1')
+    const client = await connectDevice(first.ports.mqtt, d, { reconnectPeriod: 0 })
+    expect(await waitFor(() => first.store.devices.get(d.id)?.status === 'online', 3000)).toBe(true)
+    await first.stop()
+    client.end(true)
+    const second = await startTestGateway({}, dir)
+    try {
+      expect(second.store.devices.get(d.id)?.status).toBe('offline')
+    } finally {
+      await second.dispose()
+    }
   })
 })

@@ -88,8 +88,11 @@ export async function startBroker(
       }
     },
     async close() {
-      await listeners.close()
+      // Stop accepting first; a server's close waits for its open connections, which only
+      // aedes.close() ends (it closes every client), so await the servers after it.
+      const serversClosed = listeners.close()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
+      await serversClosed
     },
   }
 }
