@@ -136,6 +136,17 @@ describe('scan', () => {
     const r = rejected('scan', { v: 1, ts: T0, event: 'pick', sku: 'S1', qty: -2, location: 'B-2' })
     expect(r.message).toBe('qty: must be at least 0 unless event is "adjust"')
   })
+
+  it('lets a putaway name the location it moved the stock from, and keeps it in the body', () => {
+    const a = accepted('scan', { v: 1, ts: T0, event: 'putaway', sku: 'S1', qty: 24, location: 'A-1', from: 'DOCK-2' })
+    expect(a.events[0]?.body).toMatchObject({ event: 'putaway', location: 'A-1', from: 'DOCK-2' })
+  })
+
+  it('refuses from on any event but putaway, naming the field', () => {
+    const r = rejected('scan', { v: 1, ts: T0, event: 'pick', sku: 'S1', qty: 1, location: 'A-1', from: 'B-2' })
+    expect(r.code).toBe('payload.invalid')
+    expect(r.message).toBe('from: only a "putaway" moves stock from a location; leave from out of other events')
+  })
 })
 
 describe('shipment', () => {

@@ -104,6 +104,46 @@ export const ConfigSchema = z
       })
       .prefault({}),
     http: z.strictObject({ port: port.default(8080) }).prefault({}),
+    rules: z
+      .strictObject({
+        /** Directory of rule packs (`*.yaml`) and the SKU master (`skus.yaml` or `skus.csv`). */
+        dir: z.string().min(1).default('./rules'),
+        /** Apply edits to rule files without a restart (a bad pack is refused and the running one kept). */
+        watch: z.boolean().default(true),
+        /** Event-time windows stay open this long after their end for late points; later points are counted and dropped. */
+        allowedLatenessMs: z.number().int().min(0).max(DAY).default(5_000),
+        /** Flap damping: an alert changes state at most once in this time (a fire right after a resolve waits). */
+        minStateChangeMs: z.number().int().min(0).max(DAY).default(0),
+        /** Resolved alerts and state changes kept in the history. */
+        historyDays: z.number().positive().default(30),
+      })
+      .prefault({}),
+    notify: z
+      .strictObject({
+        /** Webhook targets by name; a rule notifies one with `webhook:<name>`. */
+        webhooks: z
+          .record(
+            z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+            z.strictObject({
+              url: z.url({ protocol: /^https?$/ }),
+              /** Extra request headers, e.g. an Authorization for the receiver. */
+              headers: z.record(z.string(), z.string()).default({}),
+              timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+            }),
+          )
+          .default({}),
+        /** Retries back off exponentially with full jitter from this... */
+        retryBaseMs: z.number().int().min(10).default(1_000),
+        /** ...up to this delay between attempts. */
+        retryMaxMs: z.number().int().min(100).default(300_000),
+        /** A notification still undelivered after this long is given up (kept as dead, counted in /metrics). */
+        maxAgeMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(3 * DAY),
+      })
+      .prefault({}),
     /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
     demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
   })

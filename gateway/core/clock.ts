@@ -3,18 +3,75 @@ export interface Clock {
   now(): number
 }
 
+/** A clock that can also wake a callback at a time: the rule engine's `for`, absence and deadline timers. */
+export interface TimerClock extends Clock {
+  /** Call `fn` once at `at` (ms since the epoch; a time in the past means soon). Returns a cancel function. */
+  setTimer(at: number, fn: () => void): () => void
+}
+
 export const systemClock: Clock = { now: () => Date.now() }
 
-/** A clock that moves only when told to; for tests. */
-export class ManualClock implements Clock {
+/** Real time with real timers; the timers never keep the process alive on their own. */
+export const systemTimerClock: TimerClock = {
+  now: () => Date.now(),
+  setTimer(at, fn) {
+    // setTimeout overflows above 2^31-1 ms (~24.8 days): wake early and re-arm.
+    const MAX = 2_147_483_647
+    let handle: NodeJS.Timeout
+    const arm = (): void => {
+      const wait = at - Date.now()
+      handle = setTimeout(wait > MAX ? arm : fn, Math.max(0, Math.min(wait, MAX)))
+      handle.unref()
+    }
+    arm()
+    return () => clearTimeout(handle)
+  },
+}
+
+interface ManualTimer {
+  at: number
+  seq: number
+  fn: () => void
+}
+
+/** A clock that moves only when told to; for tests. Timers fire, in time order, as `advance`/`set` pass them. */
+export class ManualClock implements TimerClock {
+  private timers: ManualTimer[] = []
+  private seq = 0
+
   constructor(private t: number = 0) {}
+
   now(): number {
     return this.t
   }
+
+  setTimer(at: number, fn: () => void): () => void {
+    const timer = { at, seq: this.seq++, fn }
+    this.timers.push(timer)
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer)
+    }
+  }
+
+  /** Move to `t`, firing every timer due on the way at its own time (a timer set by a timer fires too, if due). */
   set(t: number): void {
+    for (;;) {
+      let next: ManualTimer | undefined
+      for (const x of this.timers) if (x.at <= t && (!next || x.at < next.at || (x.at === next.at && x.seq < next.seq))) next = x
+      if (!next) break
+      this.timers = this.timers.filter((x) => x !== next)
+      this.t = Math.max(this.t, next.at)
+      next.fn()
+    }
     this.t = t
   }
+
   advance(ms: number): void {
-    this.t += ms
+    this.set(this.t + ms)
+  }
+
+  /** Timers not yet fired. */
+  pending(): number {
+    return this.timers.length
   }
 }

@@ -20,6 +20,8 @@ export type PackResult = { ok: true; pack: LoadedPack } | { ok: false; errors: s
 export type LoadResult = { ok: true; packs: readonly LoadedPack[]; rules: readonly Rule[] } | { ok: false; errors: string[] }
 
 const PACK_FILE = /\.ya?ml$/
+/** The SKU master lives beside the packs (`gateway/state/skus.ts`) and is not a pack. */
+const NOT_A_PACK = /^skus\.ya?ml$/
 
 interface Parsed {
   errors: string[]
@@ -89,7 +91,7 @@ export function loadRulePacks(dir: string): LoadResult {
   let names: string[]
   try {
     names = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isFile() && PACK_FILE.test(e.name))
+      .filter((e) => e.isFile() && PACK_FILE.test(e.name) && !NOT_A_PACK.test(e.name))
       .map((e) => e.name)
       .sort()
   } catch (err) {

@@ -1,0 +1,484 @@
+/**
+ * Event-time window aggregation for one series of one `threshold` rule (`conditions/threshold.ts`). Pure: no
+ * timers, no I/O, no clock. The engine passes each point's event time to `add()`, processing time to
+ * `advance()`, and sets one timer from `nextDue()`. Times are ms; S = size, E = every, L = latenessMs.
+ *
+ * Windows, and what a result's `start`/`end` mean:
+ * - tumbling: windows [kS, (k+1)S); a result is {start: kS, end: (k+1)S}.
+ * - sliding with every: evaluation instants t = kE; the result at t covers (t - S, t]: {start: t - S, end: t}.
+ * - sliding without every: one result per accepted point, over (W - S, W] where W is the watermark (the largest
+ *   event ts seen) after the point: {start: W - S, end: W}.
+ *
+ * Finality and lateness (tumbling, sliding with every). Progress is the larger of the watermark and the largest
+ * `now` given to `advance()`. A window or instant ending at t is final once progress >= t + L: it is then emitted
+ * once (if it has points and the aggregate is defined) and never revised. A point is 'late' when every window it
+ * belongs to is final (tumbling: its own window; sliding: the last instant whose range holds it); it is not folded
+ * anywhere, the caller counts it. A point some of whose instants are final is folded into the others only, so
+ * late data never lands in a window that was already evaluated. Out-of-order points within the lateness land in
+ * their own window; several windows may be open at once. (With L = 0 a sliding instant t is final as soon as a point
+ * at t arrives, so another point at exactly t misses it; give some lateness if devices repeat timestamps.)
+ *
+ * Sliding without every: the window always ends at the watermark, so a point with ts <= W - S can change no
+ * present or future result and is 'late', whatever L is. A point in (W - S, W] that arrives out of order is folded
+ * and the window re-evaluated: the result has the same `end` (W) and the new value. L plays no part (no result is
+ * held back), `advance()` returns nothing and `nextDue()` is undefined.
+ *
+ * Aggregates: avg, min, max, sum, count as usual. rate = (last value - first value) / seconds between the first and
+ * the last point by ts (ties: first to arrive is first, last to arrive is last), a counter's increase per second;
+ * no result with fewer than 2 points or a zero span; counter resets are not corrected. p95 = nearest rank: the
+ * ceil(0.95 n)-th smallest of n values (n = 1: the value; n = 20: the 19th; n = 100: the 95th).
+ *
+ * Cost: sliding without every keeps its window's points sorted by ts (appends when in order) and aggregates
+ * sum/avg/min/max with two stacks (amortized O(1) a point, and sums are never subtracted, so they do not drift);
+ * p95 keeps a sorted copy of the values. Tumbling and sliding with every keep one accumulator ("pane") per
+ * gcd(S, E) step that has points instead of the points; only p95 keeps values.
+ * Memory: at most `maxPoints` (default 100,000) points, panes and p95 values per series. Past it, sliding without
+ * every drops its oldest points (the window then covers the newest maxPoints points); panes keep every other p95
+ * value of their biggest pane (p95 of a uniform sample; count and the other aggregates stay exact), and with more
+ * panes than the cap (a window of 100,000 gcd steps) the oldest pane is dropped.
+ * Preconditions: ts and value are finite (the payload contracts guarantee it).
+ */
+
+export type WindowAgg = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'rate' | 'p95'
+export interface WindowSpec {
+  type: 'tumbling' | 'sliding'
+  size: number
+  every?: number
+  agg: WindowAgg
+  latenessMs: number
+}
+export interface WindowResult {
+  value: number
+  start: number
+  end: number
+  count: number
+}
+export interface WindowOptions {
+  /** Points, panes and p95 values kept per series (default `MAX_POINTS`). */
+  maxPoints?: number
+}
+
+/** The default cap on what one series keeps; see the module comment for what happens past it. */
+export const MAX_POINTS = 100_000
+
+/** "Nothing became final": shared and frozen, so the hot path does not allocate. */
+const NONE = Object.freeze([]) as unknown as WindowResult[]
+
+interface Windows {
+  add(ts: number, value: number): WindowResult[] | 'late'
+  advance(now: number): WindowResult[]
+  nextDue(): number | undefined
+}
+
+/**
+ * The windows of one series of one threshold rule. Not shared between series or rules; no method throws once
+ * constructed.
+ * @example
+ * const w = new SeriesWindow({ type: 'tumbling', size: 60_000, agg: 'avg', latenessMs: 5_000 })
+ * w.add(1_000, 7.5) // [] (the window [0, 60000) is open)
+ * w.advance(65_000) // [{ value: 7.5, start: 0, end: 60_000, count: 1 }]
+ */
+export class SeriesWindow implements Windows {
+  private readonly impl: Windows
+
+  /** Throws a RangeError for a spec the rule schema would refuse (sizes are positive whole ms). */
+  constructor(spec: WindowSpec, options: WindowOptions = {}) {
+    const maxPoints = options.maxPoints ?? MAX_POINTS
+    checkSpec(spec, maxPoints)
+    this.impl = spec.type === 'sliding' && spec.every === undefined ? new PointWindow(spec, maxPoints) : new PaneWindows(spec, maxPoints)
+  }
+
+  /** Adds one point; 'late' (not folded), or the results that became final (possibly none; don't mutate). */
+  add(ts: number, value: number): WindowResult[] | 'late' {
+    return this.impl.add(ts, value)
+  }
+
+  /** Processing-time progress: emits windows whose end + latenessMs <= now. */
+  advance(now: number): WindowResult[] {
+    return this.impl.advance(now)
+  }
+
+  /** The earliest `now` at which advance() may emit (a rate over one point emits nothing), or undefined. */
+  nextDue(): number | undefined {
+    return this.impl.nextDue()
+  }
+}
+
+function checkSpec(spec: WindowSpec, maxPoints: number): void {
+  const whole = (n: number | undefined) => n !== undefined && Number.isSafeInteger(n) && n > 0
+  let problem: string | undefined
+  if (!whole(spec.size)) problem = `size ${spec.size} is not a positive whole number of ms`
+  else if (spec.every !== undefined && (spec.type === 'tumbling' || !whole(spec.every) || spec.every > spec.size)) {
+    problem = `every ${spec.every} needs a sliding window and a positive whole number of ms no longer than size ${spec.size}`
+  } else if (!(spec.latenessMs >= 0 && Number.isFinite(spec.latenessMs))) problem = `latenessMs ${spec.latenessMs} is not a duration >= 0`
+  else if (!AGGS.includes(spec.agg)) problem = `agg ${String(spec.agg)} is not one of ${AGGS.join(', ')}`
+  else if (!whole(maxPoints)) problem = `maxPoints ${maxPoints} is not a positive whole number`
+  if (problem) throw new RangeError(`window: ${problem}`)
+}
+
+const AGGS: readonly WindowAgg[] = ['avg', 'min', 'max', 'sum', 'count', 'rate', 'p95']
+
+/** Per second, from the first and last point by ts; undefined over a zero span (or one point). */
+function rate(firstTs: number, first: number, lastTs: number, last: number): number | undefined {
+  const span = lastTs - firstTs
+  return span > 0 ? ((last - first) * 1000) / span : undefined
+}
+
+/** The 0-based index of the nearest-rank 95th percentile among n sorted values. */
+const p95Index = (n: number) => Math.ceil(0.95 * n) - 1
+
+/** Index of the first element of sorted `a[lo, hi)` greater than x (or >= x when `orEqual`). */
+function bound(a: readonly number[], x: number, lo: number, hi: number, orEqual: boolean): number {
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1
+    if (a[m] > x || (orEqual && a[m] === x)) hi = m
+    else lo = m + 1
+  }
+  return lo
+}
+
+/** The operator the two stacks fold with (count, rate and p95 need none). */
+type Op = 0 | 1 | 2 | 3
+const NO_OP = 0
+const SUM = 1
+const MIN = 2
+const MAX = 3
+
+/** Sliding without every: the points of (W - S, W], sorted by ts, aggregated with two stacks. */
+class PointWindow implements Windows {
+  private readonly size: number
+  private readonly agg: WindowAgg
+  private readonly op: Op
+  private readonly identity: number
+  private readonly ts: number[] = []
+  private readonly values: number[] = []
+  /** Front stack [head, mid): suffix[i] = op over values[i, mid). Back stack [mid, n): folded into `back`. */
+  private readonly suffix: number[] = []
+  private readonly sorted: number[] | undefined
+  private head = 0
+  private mid = 0
+  private back: number
+  private watermark = -Infinity
+
+  constructor(
+    spec: WindowSpec,
+    private readonly maxPoints: number,
+  ) {
+    this.size = spec.size
+    this.agg = spec.agg
+    this.op = spec.agg === 'sum' || spec.agg === 'avg' ? SUM : spec.agg === 'min' ? MIN : spec.agg === 'max' ? MAX : NO_OP
+    this.identity = this.op === MIN ? Infinity : this.op === MAX ? -Infinity : 0
+    this.back = this.identity
+    this.sorted = spec.agg === 'p95' ? [] : undefined
+  }
+
+  add(ts: number, value: number): WindowResult[] | 'late' {
+    if (ts <= this.watermark - this.size) return 'late'
+    const { ts: times, values, op } = this
+    const n = times.length
+    const at = n > this.head && ts < times[n - 1] ? bound(times, ts, this.head, n, false) : n
+    if (at === n) {
+      times.push(ts)
+      values.push(value)
+      if (op !== NO_OP) this.suffix.push(0)
+    } else {
+      times.splice(at, 0, ts)
+      values.splice(at, 0, value)
+      if (op !== NO_OP) this.suffix.splice(at, 0, 0)
+    }
+    if (op !== NO_OP) {
+      if (at >= this.mid) this.back = this.combine(this.back, value)
+      else this.refreshFront(at)
+    }
+    if (this.sorted) {
+      const i = bound(this.sorted, value, 0, this.sorted.length, false)
+      if (i === this.sorted.length) this.sorted.push(value)
+      else this.sorted.splice(i, 0, value)
+    }
+    if (ts > this.watermark) this.watermark = ts
+    const floor = this.watermark - this.size
+    while (times[this.head] <= floor || times.length - this.head > this.maxPoints) this.evict()
+    return this.result()
+  }
+
+  advance(): WindowResult[] {
+    return NONE
+  }
+
+  nextDue(): undefined {
+    return undefined
+  }
+
+  private combine(a: number, b: number): number {
+    return this.op === SUM ? a + b : this.op === MIN ? Math.min(a, b) : Math.max(a, b)
+  }
+
+  /** A point was inserted at `at` in the front stack: recompute the suffixes from it down to the head. */
+  private refreshFront(at: number): void {
+    this.mid++
+    let acc = at + 1 < this.mid ? this.suffix[at + 1] : this.identity
+    for (let i = at; i >= this.head; i--) this.suffix[i] = acc = this.combine(this.values[i], acc)
+  }
+
+  private evict(): void {
+    const { values } = this
+    if (this.op !== NO_OP && this.head === this.mid) {
+      // The front stack is empty: move the back stack over, computing its suffixes.
+      let acc = this.identity
+      for (let i = values.length - 1; i >= this.head; i--) this.suffix[i] = acc = this.combine(values[i], acc)
+      this.mid = values.length
+      this.back = this.identity
+    }
+    if (this.sorted) this.sorted.splice(bound(this.sorted, values[this.head], 0, this.sorted.length, true), 1)
+    this.head++
+    if (this.head >= 1024 && this.head * 2 >= values.length) {
+      this.ts.splice(0, this.head)
+      values.splice(0, this.head)
+      if (this.op !== NO_OP) this.suffix.splice(0, this.head)
+      this.mid = Math.max(0, this.mid - this.head)
+      this.head = 0
+    }
+  }
+
+  private result(): WindowResult[] {
+    const { ts, values, head } = this
+    const last = ts.length - 1
+    const count = last - head + 1
+    const folded = this.head < this.mid ? this.combine(this.suffix[head], this.back) : this.back
+    let value: number | undefined
+    switch (this.agg) {
+      case 'count':
+        value = count
+        break
+      case 'avg':
+        value = folded / count
+        break
+      case 'rate':
+        value = rate(ts[head], values[head], ts[last], values[last])
+        break
+      case 'p95':
+        value = this.sorted![p95Index(count)]
+        break
+      default:
+        value = folded
+    }
+    return value === undefined ? NONE : [{ value, start: this.watermark - this.size, end: this.watermark, count }]
+  }
+}
+
+/** What a pane (or a merge of panes) knows about its points. */
+class Pane {
+  end = 0
+  count = 0
+  sum = 0
+  min = Infinity
+  max = -Infinity
+  firstTs = Infinity
+  first = 0
+  lastTs = -Infinity
+  last = 0
+  /** Only for p95, in arrival order. */
+  readonly values: number[] = []
+
+  reset(end: number): void {
+    this.end = end
+    this.count = this.sum = 0
+    this.min = this.firstTs = Infinity
+    this.max = this.lastTs = -Infinity
+    this.values.length = 0
+  }
+
+  add(ts: number, value: number): void {
+    this.count++
+    this.sum += value
+    this.min = Math.min(this.min, value)
+    this.max = Math.max(this.max, value)
+    if (ts < this.firstTs) {
+      this.firstTs = ts
+      this.first = value
+    }
+    if (ts >= this.lastTs) {
+      this.lastTs = ts
+      this.last = value
+    }
+  }
+
+  /** Folds in `p`, a pane later than every pane already folded in. */
+  merge(p: Pane): void {
+    this.count += p.count
+    this.sum += p.sum
+    this.min = Math.min(this.min, p.min)
+    this.max = Math.max(this.max, p.max)
+    if (p.firstTs < this.firstTs) {
+      this.firstTs = p.firstTs
+      this.first = p.first
+    }
+    if (p.lastTs >= this.lastTs) {
+      this.lastTs = p.lastTs
+      this.last = p.last
+    }
+  }
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+
+/**
+ * Tumbling, and sliding with every: panes of gcd(S, E) ms, sorted by end; instants t = kE merge the panes whose end
+ * is in (t - S, t]. Tumbling is the case E = S with panes [kS, (k+1)S) instead of ((k-1)g, kg].
+ */
+class PaneWindows implements Windows {
+  private readonly size: number
+  private readonly step: number
+  private readonly grain: number
+  private readonly tumbling: boolean
+  private readonly lateness: number
+  private readonly agg: WindowAgg
+  private readonly panes: Pane[] = []
+  private readonly spare: Pane[] = []
+  private readonly merged = new Pane()
+  private scratch = new Float64Array(64)
+  /** Panes plus p95 values held. */
+  private kept = 0
+  private progress = -Infinity
+  /** The first instant that is not final; every earlier one was emitted (or had nothing to emit). */
+  private nextT = -Infinity
+
+  constructor(
+    spec: WindowSpec,
+    private readonly maxPoints: number,
+  ) {
+    this.tumbling = spec.type === 'tumbling'
+    this.size = spec.size
+    this.step = spec.every ?? spec.size
+    this.grain = gcd(this.size, this.step)
+    this.lateness = spec.latenessMs
+    this.agg = spec.agg
+  }
+
+  add(ts: number, value: number): WindowResult[] | 'late' {
+    const g = this.grain
+    const end = this.tumbling ? (Math.floor(ts / g) + 1) * g : Math.ceil(ts / g) * g
+    // The last instant holding the pane ((end - g), end]: the largest multiple of E <= end - g + S.
+    if (Math.floor((end - g + this.size) / this.step) * this.step < this.nextT) return 'late'
+    const pane = this.paneEnding(end)
+    pane.add(ts, value)
+    if (this.agg === 'p95') {
+      pane.values.push(value)
+      this.kept++
+    }
+    while (this.kept > this.maxPoints) this.trim()
+    if (ts <= this.progress) return NONE
+    this.progress = ts
+    return this.close()
+  }
+
+  advance(now: number): WindowResult[] {
+    if (now <= this.progress) return NONE
+    this.progress = now
+    return this.close()
+  }
+
+  nextDue(): number | undefined {
+    return this.panes.length === 0 ? undefined : this.firstInstant() + this.lateness
+  }
+
+  /** The first instant not yet final that has a pane in its range. */
+  private firstInstant(): number {
+    return Math.max(this.nextT, Math.ceil(this.panes[0].end / this.step) * this.step)
+  }
+
+  private paneEnding(end: number): Pane {
+    const { panes } = this
+    let i = panes.length - 1
+    while (i >= 0 && panes[i].end > end) i--
+    if (i >= 0 && panes[i].end === end) return panes[i]
+    const pane = this.spare.pop() ?? new Pane()
+    pane.reset(end)
+    panes.splice(i + 1, 0, pane)
+    this.kept++
+    return pane
+  }
+
+  /** Emits every instant that progress made final, then drops the panes no open instant needs. */
+  private close(): WindowResult[] {
+    const lastFinal = Math.floor((this.progress - this.lateness) / this.step) * this.step
+    let out = NONE
+    while (this.panes.length > 0) {
+      const t = this.firstInstant()
+      if (t > lastFinal) break
+      const result = this.evaluate(t)
+      if (result) (out === NONE ? (out = []) : out).push(result)
+      this.nextT = t + this.step
+      this.drop(this.nextT - this.size)
+    }
+    if (lastFinal + this.step > this.nextT) {
+      this.nextT = lastFinal + this.step
+      this.drop(this.nextT - this.size)
+    }
+    return out
+  }
+
+  private evaluate(t: number): WindowResult | undefined {
+    const { merged, panes } = this
+    const start = t - this.size
+    merged.reset(t)
+    let n = 0
+    for (let i = 0; i < panes.length && panes[i].end <= t; i++) {
+      const pane = panes[i]
+      if (pane.end <= start) continue
+      merged.merge(pane)
+      if (this.agg === 'p95') n = this.collect(pane.values, n)
+    }
+    let value: number | undefined
+    switch (this.agg) {
+      case 'avg':
+        value = merged.sum / merged.count
+        break
+      case 'rate':
+        value = rate(merged.firstTs, merged.first, merged.lastTs, merged.last)
+        break
+      case 'p95':
+        value = n === 0 ? undefined : this.scratch.subarray(0, n).sort()[p95Index(n)]
+        break
+      default:
+        value = merged[this.agg]
+    }
+    return value === undefined || merged.count === 0 ? undefined : { value, start, end: t, count: merged.count }
+  }
+
+  /** Copies `values` into the scratch buffer at `n`; returns the new length. */
+  private collect(values: readonly number[], n: number): number {
+    if (n + values.length > this.scratch.length) {
+      const grown = new Float64Array(Math.max(this.scratch.length * 2, n + values.length))
+      grown.set(this.scratch.subarray(0, n))
+      this.scratch = grown
+    }
+    for (let i = 0; i < values.length; i++) this.scratch[n++] = values[i]
+    return n
+  }
+
+  /** Releases the panes ending at or before `end`. */
+  private drop(end: number): void {
+    let k = 0
+    while (k < this.panes.length && this.panes[k].end <= end) this.release(this.panes[k++])
+    if (k > 0) this.panes.splice(0, k)
+  }
+
+  private release(pane: Pane): void {
+    this.kept -= 1 + pane.values.length
+    pane.reset(0)
+    this.spare.push(pane)
+  }
+
+  /** Over the cap: keep every other p95 value of the biggest pane, or (no values to thin) drop the oldest pane. */
+  private trim(): void {
+    let biggest: Pane | undefined
+    for (const pane of this.panes) if (pane.values.length >= 2 && pane.values.length > (biggest?.values.length ?? 0)) biggest = pane
+    if (!biggest) return this.release(this.panes.shift()!)
+    const { values } = biggest
+    let j = 0
+    for (let i = 0; i < values.length; i += 2) values[j++] = values[i]
+    this.kept -= values.length - j
+    values.length = j
+  }
+}
