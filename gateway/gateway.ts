@@ -4,6 +4,7 @@
  * commits and acknowledges what is queued, then closes the store, so a clean shutdown loses nothing
  * that was acknowledged.
  */
+import { AlertBus, deliverNotices } from './alerts/bus.ts'
 import type { Config } from './config/schema.ts'
 import type { Logger } from './core/log.ts'
 import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
@@ -20,6 +21,8 @@ export interface Gateway {
   readonly pipeline: IngestPipeline
   readonly broker: Broker
   readonly metrics: GatewayMetrics
+  /** Alert changes as they commit (dashboards, Node-RED). */
+  readonly alerts: AlertBus
   stop(): Promise<void>
 }
 
@@ -59,6 +62,8 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     store.close()
     throw err
   }
+  const alerts = new AlertBus()
+  pipeline.on('alerts', (notices) => deliverNotices(notices, { bus: alerts, aedes: broker.aedes, site: config.site, log: logger }))
   let http: Awaited<ReturnType<typeof startHttpServer>>
   try {
     http = await startHttpServer(
@@ -73,6 +78,8 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         ready: () => ({ ready: !stopping && !failed, checks: { broker: !stopping, store: !failed } }),
         clock: { now },
         log: logger.child({ c: 'http' }),
+        // Reads on this (reader) connection; changes go through the rule runtime on the ingest worker.
+        warehouse: { db: store.db, runtime: pipeline },
       }),
       config.host,
       config.http.port,
@@ -116,6 +123,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     pipeline,
     broker,
     metrics,
+    alerts,
     async stop() {
       if (stopping) return
       stopping = true

@@ -56,6 +56,54 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  /** Rule engine counters, mirrored from the ingest worker every two seconds. */
+  readonly ruleEvaluations = new Gauge({
+    name: 'stockyard_rule_evaluations',
+    help: 'Condition evaluations per rule since the rule was loaded',
+    labelNames: ['rule'],
+    registers: [this.registry],
+  })
+  readonly ruleErrors = new Gauge({
+    name: 'stockyard_rule_errors',
+    help: 'Evaluations that threw, per rule, since the rule was loaded (the other rules go on)',
+    labelNames: ['rule'],
+    registers: [this.registry],
+  })
+  readonly ruleLatePoints = new Gauge({
+    name: 'stockyard_rule_late_points',
+    help: 'Points that arrived after their window closed (beyond rules.allowedLatenessMs), per rule; counted, never folded',
+    labelNames: ['rule'],
+    registers: [this.registry],
+  })
+  readonly alerts = new Gauge({ name: 'stockyard_alerts', help: 'Alerts by state and severity', labelNames: ['state', 'severity'], registers: [this.registry] })
+  readonly alertChanges = new Counter({
+    name: 'stockyard_alert_changes_total',
+    help: 'Alert state and attribute changes (pending, firing, resolved, cancelled, acknowledged, silenced, unsilenced)',
+    labelNames: ['event'],
+    registers: [this.registry],
+  })
+  readonly webhookQueue = new Gauge({
+    name: 'stockyard_webhook_notifications',
+    help: 'Webhook notifications waiting (pending) or given up (dead, kept for inspection)',
+    labelNames: ['state'],
+    registers: [this.registry],
+  })
+  readonly notificationsDropped = new Gauge({
+    name: 'stockyard_notifications_dropped',
+    help: 'Webhook notifications dropped since start because the rule names a webhook that is not configured',
+    registers: [this.registry],
+  })
+  readonly webhookDelivered = new Gauge({
+    name: 'stockyard_webhook_delivered',
+    help: 'Webhook notifications delivered since start',
+    registers: [this.registry],
+  })
+  readonly webhookFailedAttempts = new Gauge({
+    name: 'stockyard_webhook_failed_attempts',
+    help: 'Webhook attempts that failed and will be retried, since start',
+    registers: [this.registry],
+  })
+
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and process RSS.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 })

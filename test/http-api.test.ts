@@ -103,8 +103,12 @@ async function getJson<T = any>(path: string, who: Who = 'viewer'): Promise<{ st
   return { status: res.status, body: (await res.json()) as T }
 }
 
-/** The route table as we promise it; a registered route missing here fails the first test. */
-const ACCESS: Record<string, { access: Access; sample: string }> = {
+/**
+ * The route table as we promise it; a registered route missing here fails the first test. Routes
+ * without a sample need the warehouse state and rule engine, which this app is built without; their
+ * access is exercised in http-rules-api.test.ts and e2e-auth.test.ts against a running engine.
+ */
+const ACCESS: Record<string, { access: Access; sample?: string }> = {
   'GET /healthz': { access: 'public', sample: '/healthz' },
   'GET /readyz': { access: 'public', sample: '/readyz' },
   'GET /openapi.json': { access: 'public', sample: '/openapi.json' },
@@ -112,6 +116,21 @@ const ACCESS: Record<string, { access: Access; sample: string }> = {
   'GET /api/v1/series': { access: 'viewer', sample: '/api/v1/series?metric=temperature_c' },
   'GET /api/v1/devices': { access: 'viewer', sample: '/api/v1/devices' },
   'GET /api/v1/rejections': { access: 'viewer', sample: '/api/v1/rejections' },
+  'GET /api/v1/alerts': { access: 'viewer' },
+  'GET /api/v1/alerts/{id}': { access: 'viewer' },
+  'POST /api/v1/alerts/{id}/ack': { access: 'admin' },
+  'GET /api/v1/silences': { access: 'viewer' },
+  'POST /api/v1/silences': { access: 'admin' },
+  'DELETE /api/v1/silences/{id}': { access: 'admin' },
+  'GET /api/v1/rules': { access: 'admin' },
+  'PUT /api/v1/rules/{file}': { access: 'admin' },
+  'POST /api/v1/rules/reload': { access: 'admin' },
+  'GET /api/v1/stock': { access: 'viewer' },
+  'GET /api/v1/stock/{sku}': { access: 'viewer' },
+  'GET /api/v1/shipments': { access: 'viewer' },
+  'GET /api/v1/shipments/{id}': { access: 'viewer' },
+  'GET /api/v1/skus': { access: 'viewer' },
+  'PUT /api/v1/skus/{sku}': { access: 'admin' },
 }
 
 const RANK: Record<Who, number> = { none: 0, bad: 0, viewer: 1, hq: 2, admin: 3 }
@@ -124,7 +143,9 @@ describe('access control', () => {
     )
   })
 
-  const cases = Object.entries(ACCESS).flatMap(([route, { access, sample }]) => WHO.map((who) => ({ route, access, sample, who })))
+  const cases = Object.entries(ACCESS).flatMap(([route, { access, sample }]) =>
+    sample === undefined ? [] : WHO.map((who) => ({ route, access, sample, who })),
+  )
   it.each(cases)('$route as $who', async ({ access, sample, who }) => {
     const res = await get(sample, who)
     if (access === 'public' || RANK[who] >= NEED[access]) {

@@ -1,13 +1,30 @@
 /**
  * Bearer-token authorization. Roles are ordered viewer < hq < admin: a route open to a role is
- * open to every role above it. Missing or unknown tokens are 401, a role too low is 403.
+ * open to every role above it. Missing or unknown tokens are 401, a role too low is 403. On a route
+ * that needs a token, the caller (`Principal`) is put on the context, so changes record who made them.
  */
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { StockyardError } from '../core/errors.ts'
 import type { Role, TokenStore } from '../store/types.ts'
 import type { Access } from './route.ts'
 
 const RANK: Record<Role, number> = { viewer: 1, hq: 2, admin: 3 }
+
+/** Who called: the token's id and role, and the name it was created with ('' when none). */
+export interface Principal {
+  id: string
+  role: Role
+  name: string
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    principal: Principal
+  }
+}
+
+/** What authorization needs of the token store; `list` (optional) supplies token names. */
+export type TokenVerifier = Pick<TokenStore, 'verify'> & Partial<Pick<TokenStore, 'list'>>
 
 /** True when a token of role `role` may call a route with access `access`. */
 export function allows(access: Access, role: Role | null): boolean {
@@ -21,18 +38,30 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null
 }
 
-/** Middleware enforcing `access` on one route. */
-export function authorize(access: Access, tokens: Pick<TokenStore, 'verify'>): MiddlewareHandler {
+/** Middleware enforcing `access` on one route; sets `principal` on the context of a route that needs a token. */
+export function authorize(access: Access, tokens: TokenVerifier): MiddlewareHandler {
   return async (c, next) => {
     if (access !== 'public') {
       const token = bearerToken(c.req.header('authorization'))
       if (token === null) throw new StockyardError('auth.required', 'send a bearer token: Authorization: Bearer <token>')
-      const principal = tokens.verify(token)
-      if (principal === null) throw new StockyardError('auth.required', 'the bearer token is not valid (unknown or revoked)', { invalidToken: true })
-      if (!allows(access, principal.role)) {
-        throw new StockyardError('auth.forbidden', `this route needs role ${access} or above; the token has role ${principal.role}`)
+      const verified = tokens.verify(token)
+      if (verified === null) throw new StockyardError('auth.required', 'the bearer token is not valid (unknown or revoked)', { invalidToken: true })
+      if (!allows(access, verified.role)) {
+        throw new StockyardError('auth.forbidden', `this route needs role ${access} or above; the token has role ${verified.role}`)
       }
+      const name = tokens.list?.().find((t) => t.id === verified.id)?.name ?? ''
+      c.set('principal', { id: verified.id, role: verified.role, name })
     }
     await next()
   }
+}
+
+/**
+ * The caller of a route that needs a token, as recorded with a change: the token's name, or its id
+ * when it has none.
+ */
+export function actor(c: Context): string {
+  const p = c.get('principal') as Principal | undefined
+  if (!p) throw new StockyardError('internal', 'no principal on a route that records who called it; is its access public?')
+  return p.name || p.id
 }

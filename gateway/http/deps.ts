@@ -1,16 +1,32 @@
 /** What the HTTP API needs from the rest of the gateway; passed in once by whoever builds the app. */
+import type { Database } from 'better-sqlite3'
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
+import { StockyardError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
+import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
-import type { DeadLetterLog, DeviceRegistry, SeriesStore, TokenStore } from '../store/types.ts'
+import type { DeadLetterLog, DeviceRegistry, SeriesStore } from '../store/types.ts'
+import type { TokenVerifier } from './auth.ts'
+
+/**
+ * The warehouse state and the rule engine. Reads (alerts, silences, stock, shipments, SKUs) go to a
+ * reader connection; changes (acks, silences, rule and SKU edits) are calls into the rule runtime on
+ * the ingest worker, the store's one writer, which answers once they are committed.
+ */
+export interface WarehouseDeps {
+  /** A reader connection to the store; never written through. */
+  db: Database
+  runtime: Pick<IngestPipeline, 'call'>
+}
 
 export interface HttpDeps {
   config: Readonly<Config>
   store: SeriesStore
   devices: Pick<DeviceRegistry, 'list' | 'get'>
   deadLetters: DeadLetterLog
-  tokens: Pick<TokenStore, 'verify'>
+  /** Verifies bearer tokens; with `list`, changes record the token's name rather than its id. */
+  tokens: TokenVerifier
   metrics: GatewayMetrics
   /** readiness of the components: broker listening, store open */
   ready(): { ready: boolean; checks: Record<string, boolean> }
@@ -19,4 +35,12 @@ export interface HttpDeps {
   beforeRead?: () => Promise<void>
   /** Where unexpected (500) errors are logged; `console.error` when omitted. */
   log?: Pick<Logger, 'error'>
+  /** Alerts, stock, shipments, SKUs and rules; without it those routes answer 503. */
+  warehouse?: WarehouseDeps
+}
+
+/** `deps.warehouse`, or a 503 when this app was built without it. */
+export function warehouseOf(deps: HttpDeps): WarehouseDeps {
+  if (!deps.warehouse) throw new StockyardError('store.failed', 'the warehouse state and rule engine are not available in this process')
+  return deps.warehouse
 }

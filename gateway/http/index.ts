@@ -1,9 +1,10 @@
 /**
- * The HTTP API: probes, Prometheus metrics, series, devices, rejections and the OpenAPI document.
- * Each route group lives in its own file as a list of `Route`s; this file mounts them with their
- * access check and the one error mapping.
+ * The HTTP API: probes, Prometheus metrics, series, devices, rejections, the warehouse (alerts,
+ * silences, rules, stock, shipments, SKUs) and the OpenAPI document. Each route group lives in its own
+ * file as a list of `Route`s; this file mounts them with their access check and the one error mapping.
  */
 import { Hono } from 'hono'
+import { alertRoutes } from './alerts.ts'
 import { authorize } from './auth.ts'
 import type { HttpDeps } from './deps.ts'
 import { deviceRoutes } from './devices.ts'
@@ -12,15 +13,33 @@ import { healthRoutes } from './health.ts'
 import { metricsRoutes } from './metrics.ts'
 import { openApiRoutes } from './openapi.ts'
 import { rejectionRoutes } from './rejections.ts'
-import type { Route } from './route.ts'
+import { honoPath, type Route } from './route.ts'
+import { ruleRoutes } from './rules.ts'
 import { seriesRoutes } from './series.ts'
+import { shipmentRoutes } from './shipments.ts'
+import { silenceRoutes } from './silences.ts'
+import { skuRoutes } from './skus.ts'
+import { stockRoutes } from './stock.ts'
 
 export type { HttpDeps } from './deps.ts'
-export type { Access, Route } from './route.ts'
+export type { Access, Method, Route } from './route.ts'
 export { startHttpServer, type HttpServer } from './server.ts'
 
 /** Every route of the API; adding a group is one file plus one entry here. */
-export const ROUTES: readonly Route[] = [...healthRoutes, ...openApiRoutes, ...metricsRoutes, ...seriesRoutes, ...deviceRoutes, ...rejectionRoutes]
+export const ROUTES: readonly Route[] = [
+  ...healthRoutes,
+  ...openApiRoutes,
+  ...metricsRoutes,
+  ...seriesRoutes,
+  ...deviceRoutes,
+  ...rejectionRoutes,
+  ...alertRoutes,
+  ...silenceRoutes,
+  ...ruleRoutes,
+  ...stockRoutes,
+  ...shipmentRoutes,
+  ...skuRoutes,
+]
 
 /**
  * Build the API app; the caller binds it with `startHttpServer`.
@@ -29,7 +48,7 @@ export const ROUTES: readonly Route[] = [...healthRoutes, ...openApiRoutes, ...m
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono()
   for (const route of ROUTES) {
-    app.on(route.method, route.path, authorize(route.access, deps.tokens), (c) => route.handle(c, deps))
+    app.on(route.method, honoPath(route.path), authorize(route.access, deps.tokens), (c) => route.handle(c, deps))
   }
   app.notFound(notFound)
   app.onError(onError(deps.log))

@@ -3,23 +3,10 @@
  * A test checks that every registered route is described here with the security its access needs.
  */
 import { AGGREGATES, DEVICE_KINDS } from '../store/types.ts'
+import { bearer, errors, instant, json, PUBLIC, query, ref } from './openapi-parts.ts'
+import { warehousePaths, warehouseSchemas } from './openapi-warehouse.ts'
 import type { Route } from './route.ts'
 import { DEFAULT_WINDOW_MS, MAX_BUCKETS } from './series.ts'
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/E${s}` }]))
-const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } })
-const query = (name: string, description: string, schema: object = { type: 'string' }, required = false) => ({
-  name,
-  in: 'query',
-  required,
-  description,
-  schema,
-})
-const bearer = [{ bearer: [] }]
-const PUBLIC: never[] = []
-
-const instant = { type: 'string', description: 'Epoch milliseconds or ISO 8601 with a zone', examples: ['1714564800000', '2024-05-01T12:00:00Z'] }
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -27,9 +14,10 @@ export const openApiDocument = {
     title: 'Stockyard gateway API',
     version: '1',
     description:
-      'Read API of a Stockyard edge gateway. Routes other than the probes and this document need ' +
+      'API of a Stockyard edge gateway. Routes other than the probes and this document need ' +
       '`Authorization: Bearer <token>`; roles are ordered viewer < hq < admin and a route open to a role is open to the roles above it. ' +
-      'Every error is `{"error":{"code","message"}}`.',
+      'Changes (acknowledgements, silences) record the name of the token (its id when it has none). ' +
+      'Every error is `{"error":{"code","message"}}`, plus `details.errors` (one problem per line) when there are several, e.g. every mistake of a refused rule pack.',
   },
   security: bearer,
   paths: {
@@ -133,6 +121,7 @@ export const openApiDocument = {
         },
       },
     },
+    ...warehousePaths,
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Token created with the stockyard CLI; role viewer, hq or admin' } },
@@ -144,7 +133,12 @@ export const openApiDocument = {
             type: 'object',
             properties: {
               code: { type: 'string', enum: ['request.invalid', 'auth.required', 'auth.forbidden', 'not_found', 'conflict', 'store.failed', 'internal'] },
-              message: { type: 'string', description: 'What went wrong; for request.invalid it starts with the parameter name' },
+              message: { type: 'string', description: 'What went wrong; for request.invalid it starts with the parameter or field name' },
+              details: {
+                type: 'object',
+                properties: { errors: { type: 'array', items: { type: 'string' }, description: 'Every problem, one per line (`name: problem`)' } },
+                required: ['errors'],
+              },
             },
             required: ['code', 'message'],
           },
@@ -217,11 +211,15 @@ export const openApiDocument = {
         },
         required: ['id', 'at', 'code', 'message', 'device', 'topic', 'seq', 'sample'],
       },
+      ...warehouseSchemas,
     },
     responses: {
-      E400: json(ref('Error'), 'A query parameter is invalid (code request.invalid); the message names it'),
+      E400: json(ref('Error'), 'A parameter or body field is invalid (code request.invalid); the message names it, `details.errors` lists each'),
       E401: json(ref('Error'), 'No bearer token, or one that is not valid (code auth.required)'),
       E403: json(ref('Error'), 'The token role is too low for this route (code auth.forbidden)'),
+      E404: json(ref('Error'), 'No such resource (code not_found)'),
+      E409: json(ref('Error'), 'The resource is in a state that refuses the change (code conflict)'),
+      E413: json(ref('Error'), 'The body is larger than the route accepts (code request.invalid); nothing was changed'),
       E500: json(ref('Error'), 'Unexpected error (code internal); the gateway log has the details'),
       E503: json(ref('Error'), 'The store failed (code store.failed); retry later'),
     },

@@ -1,9 +1,11 @@
 /**
- * Query-string parsing shared by the routes: zod field types for instants and durations, and one
- * `parseQuery` that turns a request's query into typed data or a 400 naming each bad parameter.
+ * Request parsing shared by the routes: zod field types for instants and durations, and `parseQuery`
+ * and `parseParams` that turn a request's query or path into typed data or a 400 naming each bad
+ * parameter (`validate` does the same for bodies, see `body.ts`).
  */
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { formatPath, PARSE_OPTIONS } from '../contracts/issues.ts'
 import { StockyardError } from '../core/errors.ts'
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
@@ -69,10 +71,31 @@ export const integer = (min: number, max: number) =>
 /** One of a fixed set of strings. */
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `expected one of ${values.join('|')}` })
 
-function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${k}: unknown parameter`).join('; ')
-  const name = issue.path.map(String).join('.') || 'query'
-  return `${name}: ${issue.message}`
+type Part = 'query' | 'path' | 'body'
+
+const UNKNOWN: Record<Part, string> = { query: 'unknown parameter', path: 'unknown parameter', body: 'unknown field' }
+
+/** `name: message` lines; a body field is named by its path (`matchers.zone`, `rules[2].id`). */
+function describe(issue: z.core.$ZodIssue, part: Part): string[] {
+  const name = (path: readonly PropertyKey[]) => (part === 'body' ? formatPath(path) : path.map(String).join('.'))
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${name([...issue.path, k])}: ${UNKNOWN[part]}`)
+  return [`${name(issue.path) || part}: ${issue.message}`]
+}
+
+/**
+ * Validate `raw` (the `part` of a request) against `schema`, or throw a 400 `request.invalid` whose
+ * message lists every problem, each starting with its name, and whose `details.errors` has one per line.
+ */
+export function validate<T extends z.ZodType>(schema: T, raw: unknown, part: Part): z.output<T> {
+  // Bodies are JSON from programs: word type errors as the message contracts do ("expected an integer, got string").
+  const result = part === 'body' ? schema.safeParse(raw, PARSE_OPTIONS) : schema.safeParse(raw)
+  if (result.success) return result.data
+  throw invalid(result.error.issues.flatMap((iss) => describe(iss, part)))
+}
+
+/** A 400 `request.invalid` listing `errors` (each `name: problem`) in its message and in `details.errors`. */
+export function invalid(errors: string[]): StockyardError {
+  return new StockyardError('request.invalid', errors.join('; '), { errors })
 }
 
 /**
@@ -87,7 +110,13 @@ export function parseQuery<T extends z.ZodType>(c: Context, schema: T): z.output
     seen.add(k)
     if (v !== '') raw[k] = v
   }
-  const result = schema.safeParse(raw)
-  if (!result.success) throw new StockyardError('request.invalid', result.error.issues.map(describe).join('; '))
-  return result.data
+  return validate(schema, raw, 'query')
+}
+
+/**
+ * Validate the path parameters of `c` against `schema`; a bad one is a 400 naming it.
+ * @example const { id } = parseParams(c, z.object({ id: alertId }))
+ */
+export function parseParams<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
+  return validate(schema, c.req.param(), 'path')
 }

@@ -8,10 +8,20 @@ import type { HttpDeps } from './deps.ts'
 
 export type Access = 'public' | Role
 
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
+
 export interface Route {
-  method: 'GET'
-  /** Hono path; also the key of the route in the OpenAPI document. */
+  method: Method
+  /**
+   * Path in OpenAPI form, path parameters in braces (`/api/v1/alerts/{id}`); also the key of the route
+   * in the OpenAPI document. `createHttpApp` mounts it in hono form (`/api/v1/alerts/:id`).
+   */
   path: string
   access: Access
   handle(c: Context, deps: HttpDeps): Response | Promise<Response>
+}
+
+/** `/api/v1/alerts/{id}/ack` -> `/api/v1/alerts/:id/ack`. */
+export function honoPath(path: string): string {
+  return path.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ':$1')
 }

@@ -11,6 +11,8 @@ import { DedupWindow } from './dedup.ts'
 import { OUTCOME_ACCEPTED, OUTCOME_REJECTED, type BatchStats, type RawMessage } from './protocol.ts'
 
 export interface BatchOutcome {
+  /** What was stored, for the rule engine on this thread (not sent to the broker thread). */
+  accepted: Accepted[]
   outcomes: Uint8Array
   rejections: Rejection[]
   stats: BatchStats
@@ -91,7 +93,7 @@ export class IngestCore {
       kinds[a.kind] = (kinds[a.kind] ?? 0) + 1
       if (a.kind === 'status') this.applyStatus(a)
     }
-    return { outcomes, rejections, stats: { kinds, points: stats.points, events: stats.events, commitSeconds } }
+    return { accepted, outcomes, rejections, stats: { kinds, points: stats.points, events: stats.events, commitSeconds } }
   }
 
   /**

@@ -14,7 +14,8 @@ import { StockyardError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import type { Rejection, RejectionCode } from '../core/records.ts'
 import type { GatewayMetrics } from '../metrics.ts'
-import { OUTCOME_ACCEPTED, type FromWorker, type RawMessage, type ToWorker } from './protocol.ts'
+import type { AlertNotice, RuntimeCalls } from '../rules/runtime.ts'
+import { OUTCOME_ACCEPTED, type FromWorker, type RawMessage, type RuleStatsMessage, type ToWorker } from './protocol.ts'
 
 /** Who sent a message, as established by the broker at CONNECT. */
 export interface Sender {
@@ -31,6 +32,8 @@ export interface IngestEvents {
   rejected: [rejection: Rejection]
   /** The worker cannot go on (its store failed to open or it crashed); nothing more will be stored. */
   fatal: [error: Error]
+  /** Alert changes, after they committed. */
+  alerts: [notices: AlertNotice[]]
 }
 
 /** Batches handed to the worker and not yet answered; enough to keep it busy while one commits. */
@@ -49,6 +52,7 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null
   private nextId = 1
   private readonly flushWaiters = new Map<number, () => void>()
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   private closing: Promise<void> | null = null
   private dead: Error | null = null
   private readonly ready: Promise<void>
@@ -100,6 +104,17 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     return new Promise((resolve) => {
       this.flushWaiters.set(id, resolve)
       this.post({ type: 'flush', id })
+    })
+  }
+
+  /** Call the rule runtime on the worker (acks, silences, rule and SKU edits); rejects with its StockyardError. */
+  call<K extends keyof RuntimeCalls>(method: K, args: Parameters<RuntimeCalls[K]>[0]): Promise<ReturnType<RuntimeCalls[K]>> {
+    if (this.dead) return Promise.reject(new StockyardError('store.failed', 'the ingest worker is down'))
+    if (this.closing) return Promise.reject(new StockyardError('store.failed', 'the gateway is shutting down'))
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      this.post({ type: 'call', id, method, args })
     })
   }
 
@@ -157,6 +172,19 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
         return
       case 'fatal':
         return this.die(new Error(m.error))
+      case 'alerts':
+        for (const n of m.notices) this.deps.metrics.alertChanges.inc({ event: n.event })
+        this.safeEmit('alerts', m.notices)
+        return
+      case 'reply': {
+        const call = this.calls.get(m.id)
+        this.calls.delete(m.id)
+        if (m.ok) call?.resolve(m.value)
+        else call?.reject(new StockyardError(m.error.code as ErrorCode, m.error.message, m.error.details))
+        return
+      }
+      case 'ruleStats':
+        return this.onRuleStats(m)
       case 'ready':
         return
     }
@@ -192,6 +220,25 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     if (this.pending.length > 0 && this.inFlight.size === MAX_IN_FLIGHT - 1) this.dispatch()
   }
 
+  private onRuleStats(m: RuleStatsMessage): void {
+    const metrics = this.deps.metrics
+    for (const g of [metrics.ruleEvaluations, metrics.ruleErrors, metrics.ruleLatePoints, metrics.alerts]) g.reset()
+    for (const r of m.rules) {
+      metrics.ruleEvaluations.set({ rule: r.id }, r.evaluations)
+      metrics.ruleErrors.set({ rule: r.id }, r.errors)
+      metrics.ruleLatePoints.set({ rule: r.id }, r.latePoints)
+    }
+    for (const [key, n] of Object.entries(m.alerts)) {
+      const [state, severity] = key.split('/')
+      metrics.alerts.set({ state, severity }, n)
+    }
+    metrics.webhookQueue.set({ state: 'pending' }, m.webhooks.pending)
+    metrics.webhookQueue.set({ state: 'dead' }, m.webhooks.dead)
+    metrics.webhookDelivered.set(m.webhooks.delivered)
+    metrics.notificationsDropped.set(m.droppedNotifications)
+    metrics.webhookFailedAttempts.set(m.webhooks.failedAttempts)
+  }
+
   private post(m: ToWorker): void {
     this.worker.postMessage(m)
   }
@@ -206,6 +253,8 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     for (const e of waiting) e.done(err)
     for (const resolve of this.flushWaiters.values()) resolve()
     this.flushWaiters.clear()
+    for (const call of this.calls.values()) call.reject(new StockyardError('store.failed', 'the ingest worker is down'))
+    this.calls.clear()
     this.safeEmit('fatal', err)
   }
 

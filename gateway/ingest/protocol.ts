@@ -5,6 +5,8 @@
  * PUBACKs sent on it keep the durability promise.
  */
 import type { Rejection, RejectionCode } from '../core/records.ts'
+import type { AlertNotice, RuntimeCalls } from '../rules/runtime.ts'
+import type { WebhookOutboxStats } from '../alerts/webhook.ts'
 
 /** One PUBLISH as the broker saw it. */
 export interface RawMessage {
@@ -33,7 +35,17 @@ export type ToWorker =
   | { type: 'batch'; id: number; messages: RawMessage[] }
   | { type: 'presence'; deviceId: string; status: 'online' | 'offline' }
   | { type: 'flush'; id: number }
+  | { type: 'call'; id: number; method: keyof RuntimeCalls; args: unknown }
   | { type: 'close' }
+
+/** Rule and notification counters, sent every few seconds for /metrics. */
+export interface RuleStatsMessage {
+  type: 'ruleStats'
+  rules: Array<{ id: string; evaluations: number; errors: number; latePoints: number }>
+  webhooks: WebhookOutboxStats
+  droppedNotifications: number
+  alerts: Record<string, number>
+}
 
 export type FromWorker =
   | { type: 'ready' }
@@ -41,4 +53,8 @@ export type FromWorker =
   | { type: 'batch'; id: number; ok: false; error: string }
   | { type: 'flushed'; id: number }
   | { type: 'retention'; deleted: number }
+  | { type: 'alerts'; notices: AlertNotice[] }
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; error: { code: string; message: string; details?: unknown } }
+  | RuleStatsMessage
   | { type: 'fatal'; error: string; code?: string }

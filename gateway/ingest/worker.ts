@@ -5,7 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
+import { systemTimerClock } from '../core/clock.ts'
+import { StockyardError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
+import { RuleRuntime } from '../rules/runtime.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { IngestCore } from './core.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
@@ -27,6 +30,29 @@ try {
   })
   store.devices.markAllOffline()
   const core = new IngestCore(config, store, Date.now, (err, what) => logger.warn({ err }, what))
+  // Warehouse state and rules run here, next to the data; alert changes go to the broker thread.
+  const rules = new RuleRuntime({
+    db: store.db,
+    config,
+    series: store.series,
+    devices: store.devices,
+    clock: systemTimerClock,
+    log: logger.child({ c: 'rules' }),
+    publish: (notices) => send({ type: 'alerts', notices }),
+  })
+  rules.start()
+  const statsTimer = setInterval(() => {
+    const alerts: Record<string, number> = {}
+    for (const a of rules.book.list()) alerts[`${a.state}/${a.severity}`] = (alerts[`${a.state}/${a.severity}`] ?? 0) + 1
+    send({
+      type: 'ruleStats',
+      rules: [...rules.engine.ruleStats()].map(([id, s]) => ({ id, ...s })),
+      webhooks: rules.outbox.stats(),
+      droppedNotifications: rules.droppedNotifications,
+      alerts,
+    })
+  }, 2000)
+  statsTimer.unref()
 
   const rollups = setInterval(() => {
     try {
@@ -58,9 +84,27 @@ try {
         try {
           const r = core.process(m.messages)
           send({ type: 'batch', id: m.id, ok: true, outcomes: r.outcomes, rejections: r.rejections, stats: r.stats })
+          // After the answer: the acks do not wait for the rules, and a rule failure cannot un-store a batch.
+          if (r.accepted.length) {
+            try {
+              rules.onBatch(r.accepted)
+            } catch (err) {
+              logger.error({ err }, 'rule state update failed; the batch is stored and the state is rebuilt from the event log at the next start')
+            }
+          }
         } catch (err) {
           logger.error({ err, messages: m.messages.length }, 'commit failed; messages not acknowledged, devices will resend')
           send({ type: 'batch', id: m.id, ok: false, error: (err as Error).message })
+        }
+        return
+      case 'call':
+        try {
+          const fn = rules[m.method] as (args: unknown) => unknown
+          send({ type: 'reply', id: m.id, ok: true, value: fn.call(rules, m.args) })
+        } catch (err) {
+          const e = err instanceof StockyardError ? err : new StockyardError('internal', (err as Error).message)
+          if (!(err instanceof StockyardError)) logger.error({ err, method: m.method }, 'rule runtime call failed')
+          send({ type: 'reply', id: m.id, ok: false, error: { code: e.code, message: e.message, details: e.details } })
         }
         return
       case 'presence':
@@ -80,9 +124,12 @@ try {
         return
       case 'close':
         clearInterval(rollups)
+        clearInterval(statsTimer)
         clearTimeout(sweep)
-        store.close()
-        port.close()
+        void rules.close().finally(() => {
+          store.close()
+          port.close()
+        })
         return
     }
   })

@@ -197,7 +197,25 @@ export function stockyardCli(args: string[], timeoutMs = 15_000): Promise<ChildR
 
 /** GET `path` from the gateway's HTTP API with an optional bearer token. */
 export async function httpGet(gw: TestGateway, path: string, token?: string): Promise<{ status: number; body: unknown; text: string }> {
-  const res = await fetch(gw.url(path), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) })
+  return httpCall(gw, 'GET', path, token)
+}
+
+/** Any method; `json` is sent as the body with its content type. */
+export async function httpCall(
+  gw: TestGateway,
+  method: string,
+  path: string,
+  token?: string,
+  json?: unknown,
+): Promise<{ status: number; body: unknown; text: string }> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+  if (json !== undefined) headers['content-type'] = 'application/json'
+  const res = await fetch(gw.url(path), {
+    method,
+    headers,
+    ...(json !== undefined && { body: JSON.stringify(json) }),
+    signal: AbortSignal.timeout(10_000),
+  })
   const text = await res.text()
   let body: unknown = undefined
   try {

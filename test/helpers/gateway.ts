@@ -1,6 +1,7 @@
 /** Test helpers: a real gateway on 127.0.0.1 ephemeral ports over a temp data dir, and real MQTT clients. */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { loadConfig } from '../../gateway/config/load.ts'
@@ -28,6 +29,8 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
   const mqttIn = (overrides.mqtt ?? {}) as Record<string, unknown>
   input.mqtt = { port: 0, wsPort: 0, ...mqttIn }
   input.http = { port: 0, ...((overrides.http ?? {}) as Record<string, unknown>) }
+  input.log ??= { level: process.env.STOCKYARD_TEST_LOG ?? 'silent' }
+  input.rules = { dir: fileURLToPath(new URL('../../rules', import.meta.url)), watch: false, ...((overrides.rules ?? {}) as Record<string, unknown>) }
   const config = loadConfig({ overrides: input as ConfigInput as Record<string, unknown> })
   const gw = await startGateway(config, { logger: createLogger(process.env.STOCKYARD_TEST_LOG ?? 'silent') })
   return Object.assign(gw, {

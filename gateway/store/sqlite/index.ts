@@ -26,6 +26,8 @@ export interface SqliteStoreOptions {
 
 export interface SqliteStore {
   readonly path: string
+  /** The connection itself, for the parts that keep their own tables (rule state, alerts). */
+  readonly db: Database.Database
   readonly series: SqliteSeriesStore
   readonly devices: SqliteDeviceRegistry
   readonly tokens: SqliteTokenStore
@@ -65,6 +67,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   })
   return {
     path,
+    db,
     series,
     devices: new SqliteDeviceRegistry(db, now),
     tokens: new SqliteTokenStore(db, now),
