@@ -1,11 +1,12 @@
 /**
  * `npm run bench` — QoS 1 ingest and ack latency of bare aedes, mosquitto and the Stockyard
- * gateway on this machine, plus (full run only) the store-growth check. Prints a table and keeps
- * it in BENCHMARKS.md.
+ * gateway on this machine, the rule engine's figures (publish-to-alert latency with 200 rules, and
+ * ingest with those rules over ingest without), plus (full run only) the store-growth check. Prints
+ * the tables and keeps them in BENCHMARKS.md.
  *
- *   npm run bench                  full: 3 x 10 s max-ingest runs, 10 s at 5,000 msg/s, store growth
- *   npm run bench -- --quick       <= 2 min: 1 x 5 s, 5 s at 5,000 msg/s, no store growth
- * Flags: --targets aedes,mosquitto,gateway  --connections 8  --seed-rows 10000000  --no-write  --out FILE
+ *   npm run bench                  full: 3 x 10 s max-ingest runs, 10 s at 5,000 msg/s, rules (3 + 3 interleaved runs, 200 probes), store growth
+ *   npm run bench -- --quick       <= 3 min: 1 x 5 s, 5 s at 5,000 msg/s, rules (2 + 2 runs, 100 probes after a 30 s fill), no store growth
+ * Flags: --targets aedes,mosquitto,gateway  --no-rules  --rules-only  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
 import { machineBusyCores } from './proc.ts'
 import { COLUMNS, num, table, writeSection, type Row } from './report.ts'
+import { renderRules, ruleEngineBench, type RuleFigures, type RulesBenchConfig } from './rules-scenario.ts'
 import { fmtRate, latencyAtRate, maxIngest, type BenchConfig, type IngestFigures, type RunFigures } from './scenarios.ts'
 import { seedRows } from './seed.ts'
 import { startAedes } from './targets/aedes.ts'
@@ -26,6 +28,9 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     targets: { type: 'string', default: COLUMNS.join(',') },
     connections: { type: 'string', default: '8' },
+    'no-rules': { type: 'boolean', default: false },
+    'rules-only': { type: 'boolean', default: false },
+    probes: { type: 'string' },
     'seed-rows': { type: 'string', default: '10000000' },
     'no-write': { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO_ROOT, 'BENCHMARKS.md') },
@@ -42,15 +47,25 @@ const cfg: BenchConfig = {
   latencyRate: 5000,
   latencyMs: flags.quick ? 5000 : 10_000,
 }
-const wanted = new Set(flags.targets.split(',').map((s) => s.trim()) as TargetName[])
+const rulesCfg: RulesBenchConfig = {
+  ratioRuns: flags.quick ? 2 : 3,
+  probeSpanMs: flags.quick ? 12_000 : 40_000,
+  probes: Number(flags.probes ?? (flags.quick ? 100 : 200)),
+}
+if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
+  process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
+  process.exit(2)
+}
+const wanted = new Set(flags['rules-only'] ? [] : (flags.targets.split(',').map((s) => s.trim()) as TargetName[]))
+const wantRules = !flags['no-rules']
 const log = (s: string): void => void process.stderr.write(s + '\n')
 
 // Whatever is running gets stopped if we are interrupted.
-let active: Target | null = null
+const active = new Set<Target>()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    log(`\n${sig}: stopping ${active?.label ?? 'nothing'}`)
-    void (active?.stop() ?? Promise.resolve()).finally(() => process.exit(130))
+    log(`\n${sig}: stopping ${[...active].map((t) => t.label).join(', ') || 'nothing'}`)
+    void Promise.allSettled([...active].map((t) => t.stop())).finally(() => process.exit(130))
   })
 }
 
@@ -77,7 +92,7 @@ async function withTarget<T>(name: TargetName, start: () => Promise<Started>, bo
     notes.push(`${labels[name]}: ${started.reason}`)
     return null
   }
-  active = started.target
+  active.add(started.target)
   labels[name] = started.target.label
   try {
     return await body(started.target)
@@ -87,7 +102,7 @@ async function withTarget<T>(name: TargetName, start: () => Promise<Started>, bo
     return null
   } finally {
     await started.target.stop()
-    active = null
+    active.delete(started.target)
   }
 }
 
@@ -110,7 +125,10 @@ for (const name of COLUMNS) {
   if (f) figures[name] = f
 }
 
-let growth = 'skipped (--quick)'
+let rules: RuleFigures | null = null
+if (wantRules) rules = await ruleEngineBench(cfg, rulesCfg, SITE, log, active)
+
+let growth = cfg.quick ? 'skipped (--quick)' : 'not run (gateway not among --targets)'
 if (!cfg.quick && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
 const rows = buildRows()
@@ -206,10 +224,10 @@ function render(md: string): string {
     `- Node ${process.version}`,
     `- Command: \`${command}\``,
     `- Load: ${cfg.connections} connections (one per device), at most ${cfg.window} un-acked QoS 1 PUBLISHes each, \`reading\` payloads of ~92 B (136 B packets) on \`stockyard/v1/${SITE}/{device}/reading\`; ` +
-      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process. Max ingest: a 3 s warm-up, then ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
+      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process; the gateway column runs with an empty rules dir of its own. Max ingest: a 3 s warm-up, then ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
     '',
-    md,
-    '',
+    ...(wanted.size ? [md, ''] : []),
+    ...(rules ? [...renderRules(rules, cfg, rulesCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),

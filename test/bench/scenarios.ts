@@ -36,8 +36,15 @@ export interface IngestFigures {
 // even if two runs ever shared a millisecond.
 let runCounter = 0
 
+export interface MeasureOptions {
+  /** Sending has begun. */
+  onStart?: () => void
+  /** Messages per pre-encoded chunk, i.e. per `ts` stamp (loadgen default 2,048). */
+  chunkSize?: number
+}
+
 /** One generator run against `target`; the broker's CPU and RSS are sampled over the send phase. */
-export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, durationMs: number): Promise<RunFigures> {
+export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, durationMs: number, opts: MeasureOptions = {}): Promise<RunFigures> {
   let sampler: ReturnType<typeof sampleProcess> | null = null
   let broker: ProcessSample = { rssPeakMb: 0, cpuCores: 0, machineCores: 0 }
   const stopSampling = (): void => {
@@ -55,8 +62,15 @@ export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, 
         durationMs,
         window: cfg.window,
         seqStart: 1 + runCounter++ * 100_000_000,
+        ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
       },
-      { onStart: () => (sampler = sampleProcess(target.pid)), onSendEnd: stopSampling },
+      {
+        onStart: () => {
+          sampler = sampleProcess(target.pid)
+          opts.onStart?.()
+        },
+        onSendEnd: stopSampling,
+      },
     )
     const otherCpuCores = Math.max(0, broker.machineCores - broker.cpuCores - load.cpuCores)
     return { load, brokerCpuCores: broker.cpuCores, brokerRssPeakMb: broker.rssPeakMb, otherCpuCores }
@@ -65,7 +79,7 @@ export async function measure(target: Target, cfg: BenchConfig, mode: LoadMode, 
   }
 }
 
-const WARMUP_MS = 3000
+export const WARMUP_MS = 3000
 
 /** Max QoS 1 ingest: a warm-up, then `ingestRuns` runs of `ingestMs`, every window kept full. */
 export async function maxIngest(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<IngestFigures> {
