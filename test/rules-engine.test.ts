@@ -161,6 +161,55 @@ describe('dedup', () => {
   })
 })
 
+describe('shared windows', () => {
+  const TWO = `
+version: 1
+rules:
+  - id: warm
+    condition: { kind: threshold, metric: temperature_c, select: { zone: 'cold-*' }, window: { type: sliding, size: 1m }, agg: avg, op: '>', value: 8 }
+    severity: warning
+  - id: hot
+    condition: { kind: threshold, metric: temperature_c, select: { zone: 'cold-*' }, window: { type: sliding, size: 1m }, agg: avg, op: '>', value: 20 }
+    severity: critical
+  - id: humid
+    condition: { kind: threshold, metric: humidity_pct, select: { zone: 'cold-*' }, window: { type: sliding, size: 1m }, agg: avg, op: '>', value: 8 }
+    severity: warning
+`
+
+  it('rules with the same window on the same series each judge it by their own limits; another metric never shares it', async () => {
+    h = await openRuleHarness({ rules: TWO })
+    // 12 °C and 5 % humidity: only `warm` holds (a humidity rule reading the temperature window would fire too).
+    for (let i = 0; i < 10; i++) {
+      expect(h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 12, humidity_pct: 5 } }, 'cold-1')).toBe(true)
+      await h.advance(10 * S)
+    }
+    expect(h.events('firing').map((n) => n.alert.rule)).toEqual(['warm'])
+    for (let i = 0; i < 10; i++) {
+      h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 25, humidity_pct: 5 } }, 'cold-1')
+      await h.advance(10 * S)
+    }
+    expect(h.events('firing').map((n) => n.alert.rule)).toEqual(['warm', 'hot'])
+    expect(h.events('firing', 'hot')[0]!.alert.labels).toMatchObject({ metric: 'temperature_c', zone: 'cold-1' })
+  })
+
+  it('a rule added by a reload reads the history its window already holds', async () => {
+    h = await openRuleHarness({ rules: TWO.split('  - id: hot')[0]! })
+    // 30 s of 25 °C, then the reload adds `hot`; one more reading brings the minute's average over 20 only with the history.
+    for (let i = 0; i < 4; i++) {
+      h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 25 } }, 'cold-1')
+      await h.advance(10 * S)
+    }
+    h.runtime.putRules({ file: 'test.yaml', text: TWO })
+    h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 0 } }, 'cold-1')
+    await h.advance(1)
+    // (4 x 25 + 0) / 5 = 20 is not > 20; with one more 25 it is 20.8.
+    h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 25 } }, 'cold-1')
+    await h.advance(1)
+    expect(h.events('firing', 'hot')).toHaveLength(1)
+    expect(h.events('firing', 'hot')[0]!.alert.value).toBeCloseTo(125 / 6, 5)
+  })
+})
+
 describe('late data', () => {
   const TUMBLING = `
 version: 1

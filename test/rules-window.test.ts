@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { SortedBlocks } from '../gateway/rules/engine/sorted.ts'
 import { SeriesWindow, type WindowAgg, type WindowResult, type WindowSpec } from '../gateway/rules/engine/window.ts'
 
 type Point = readonly [ts: number, value: number]
@@ -509,6 +510,33 @@ describe('properties', () => {
     )
   })
 
+  it('fold() then take() once per batch gives the last result add() gave in that batch', () => {
+    const specArb = fc.oneof(
+      fc.tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 })).map(([agg, l, s]) => tumbling(agg, l, s)),
+      fc
+        .tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }))
+        .map(([agg, l, a, b]) => every(agg, l, Math.max(a, b), Math.min(a, b))),
+      fc.tuple(aggArb, fc.integer({ min: 1, max: 40 })).map(([agg, s]) => perPoint(agg, 0, s)),
+    )
+    fc.assert(
+      fc.property(specArb, pointsArb, fc.integer({ min: 1, max: 8 }), (spec, steps, batchSize) => {
+        const points = arrange(steps, true)
+        const added = new SeriesWindow(spec)
+        const folded = new SeriesWindow(spec)
+        for (let i = 0; i < points.length; i += batchSize) {
+          let last: WindowResult | undefined
+          for (const [ts, value] of points.slice(i, i + batchSize)) {
+            const out = added.add(ts, value)
+            expect(folded.fold(ts, value)).toBe(out !== 'late')
+            if (out !== 'late' && out.length > 0) last = out[out.length - 1]
+          }
+          expect(folded.take()).toEqual(last)
+          expect(folded.take()).toBeUndefined()
+        }
+      }),
+    )
+  })
+
   it('late points change nothing: the same input without them gives the same results', () => {
     const specArb = fc.oneof(
       fc.tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 })).map(([agg, l, s]) => tumbling(agg, l, s)),
@@ -585,3 +613,30 @@ class WindowModel {
     return this.pending.size === 0 ? undefined : Math.min(...this.pending) + this.spec.latenessMs
   }
 }
+
+describe('SortedBlocks (the p95 values of a sliding window)', () => {
+  it('answers every rank like a sorted array, through inserts and removals that split and empty blocks', () => {
+    // Few distinct values (many duplicates) and enough operations to pass 2 x 512 values in one block.
+    const opArb = fc.tuple(fc.boolean(), fc.integer({ min: -50, max: 50 }))
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1500, maxLength: 4000 }), fc.integer({ min: 0, max: 100 }), (ops, removeShare) => {
+        const blocks = new SortedBlocks()
+        const model: number[] = []
+        ops.forEach(([remove, x], i) => {
+          if (remove && (i * 37) % 100 < removeShare) {
+            const at = model.indexOf(x)
+            expect(blocks.remove(x)).toBe(at >= 0)
+            if (at >= 0) model.splice(at, 1)
+          } else {
+            blocks.insert(x)
+            model.push(x)
+            model.sort((a, b) => a - b)
+          }
+        })
+        expect(blocks.size).toBe(model.length)
+        for (let i = -1; i <= model.length; i++) expect(blocks.at(i)).toBe(model[i])
+      }),
+      { numRuns: 25 },
+    )
+  })
+})

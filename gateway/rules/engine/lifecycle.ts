@@ -48,6 +48,8 @@ export interface Observation {
   threshold: number | null
   /** Kind-specific placeholders (deadline, last_seen, scale, ...), already formatted. */
   extra?: Readonly<Record<string, string>>
+  /** `alertId(rule, labels)`, when the caller keeps it across observations of the same series. */
+  id?: string
 }
 
 export interface LifecycleOptions {
@@ -131,18 +133,17 @@ export class AlertBook {
 
   /** Feed one verdict. */
   observe(o: Observation): void {
-    const key = `${o.rule.id}\0${Object.values(o.labels).join('\0')}`
-    let id = this.fpCache.get(key)
-    if (id === undefined) {
-      id = fingerprint(o.rule.id, { ...o.labels, ...o.rule.labels })
-      this.fpCache.set(key, id)
+    const id = o.id ?? this.alertId(o.rule, o.labels)
+    const a = this.alerts.get(id)
+    // The common case by far: nothing is wrong and nothing was. No time, no extras, no allocation.
+    if (o.verdict !== 'fire' && (!a || a.state === 'resolved')) {
+      if (a) a.verdict = o.verdict
+      return
     }
     const now = this.clock.now()
-    const a = this.alerts.get(id)
     if (o.extra) this.extras.set(id, o.extra)
     if (!a || a.state === 'resolved') {
       if (a) a.verdict = o.verdict
-      if (o.verdict !== 'fire') return
       if (a && now < a.lastChange + this.opts.minStateChangeMs) {
         // Damped: remember the value and look again when the quiet time is over.
         a.value = o.value
@@ -175,6 +176,24 @@ export class AlertBook {
     } else if (verdictChanged) {
       this.cancelTimer(a.id)
     }
+  }
+
+  /** The id (fingerprint) of the alert a rule raises for these condition labels; valid until the next `setRules`. */
+  alertId(rule: LifecycleRule, labels: Readonly<Record<string, string>>): string {
+    const key = `${rule.id}\0${Object.values(labels).join('\0')}`
+    let id = this.fpCache.get(key)
+    if (id === undefined) {
+      id = fingerprint(rule.id, { ...labels, ...rule.labels })
+      this.fpCache.set(key, id)
+    }
+    return id
+  }
+
+  /** Whether `observe` with this verdict for alert `id` would change anything; callers on a hot path skip it otherwise. */
+  matters(id: string, verdict: Verdict): boolean {
+    if (verdict === 'fire') return true
+    const a = this.alerts.get(id)
+    return a !== undefined && (a.state !== 'resolved' || a.verdict !== verdict)
   }
 
   /** Acknowledge the current episode of an alert. */

@@ -30,7 +30,7 @@
  *
  * Cost: sliding without every keeps its window's points sorted by ts (appends when in order) and aggregates
  * sum/avg/min/max with two stacks (amortized O(1) a point, and sums are never subtracted, so they do not drift);
- * p95 keeps a sorted copy of the values. Tumbling and sliding with every keep one accumulator ("pane") per
+ * p95 keeps the values in sorted blocks (`sorted.ts`: O(log n + 512) a point, O(n / 512) a result). Tumbling and sliding with every keep one accumulator ("pane") per
  * gcd(S, E) step that has points instead of the points; only p95 keeps values.
  * Memory: at most `maxPoints` (default 100,000) points, panes and p95 values per series. Past it, sliding without
  * every drops its oldest points (the window then covers the newest maxPoints points); panes keep every other p95
@@ -38,6 +38,8 @@
  * panes than the cap (a window of 100,000 gcd steps) the oldest pane is dropped.
  * Preconditions: ts and value are finite (the payload contracts guarantee it).
  */
+
+import { SortedBlocks } from './sorted.ts'
 
 export type WindowAgg = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'rate' | 'p95'
 export interface WindowSpec {
@@ -66,6 +68,8 @@ const NONE = Object.freeze([]) as unknown as WindowResult[]
 
 interface Windows {
   add(ts: number, value: number): WindowResult[] | 'late'
+  fold(ts: number, value: number): boolean
+  take(): WindowResult | undefined
   advance(now: number): WindowResult[]
   nextDue(): number | undefined
 }
@@ -91,6 +95,22 @@ export class SeriesWindow implements Windows {
   /** Adds one point; 'late' (not folded), or the results that became final (possibly none; don't mutate). */
   add(ts: number, value: number): WindowResult[] | 'late' {
     return this.impl.add(ts, value)
+  }
+
+  /**
+   * `add` for a caller that looks once per batch: folds the point (false: late, not folded) and
+   * keeps only what `take()` will need, allocating nothing.
+   */
+  fold(ts: number, value: number): boolean {
+    return this.impl.fold(ts, value)
+  }
+
+  /**
+   * The newest result since the last `take()`, or undefined: for sliding without every, the window's
+   * value now if a point was folded since; otherwise the last window that became final during `fold`.
+   */
+  take(): WindowResult | undefined {
+    return this.impl.take()
   }
 
   /** Processing-time progress: emits windows whose end + latenessMs <= now. */
@@ -154,7 +174,9 @@ class PointWindow implements Windows {
   private readonly values: number[] = []
   /** Front stack [head, mid): suffix[i] = op over values[i, mid). Back stack [mid, n): folded into `back`. */
   private readonly suffix: number[] = []
-  private readonly sorted: number[] | undefined
+  private readonly sorted: SortedBlocks | undefined
+  /** A point was folded since the last take(). */
+  private changed = false
   private head = 0
   private mid = 0
   private back: number
@@ -169,11 +191,24 @@ class PointWindow implements Windows {
     this.op = spec.agg === 'sum' || spec.agg === 'avg' ? SUM : spec.agg === 'min' ? MIN : spec.agg === 'max' ? MAX : NO_OP
     this.identity = this.op === MIN ? Infinity : this.op === MAX ? -Infinity : 0
     this.back = this.identity
-    this.sorted = spec.agg === 'p95' ? [] : undefined
+    this.sorted = spec.agg === 'p95' ? new SortedBlocks() : undefined
   }
 
   add(ts: number, value: number): WindowResult[] | 'late' {
-    if (ts <= this.watermark - this.size) return 'late'
+    if (!this.fold(ts, value)) return 'late'
+    this.changed = false
+    const result = this.current()
+    return result ? [result] : NONE
+  }
+
+  take(): WindowResult | undefined {
+    if (!this.changed) return undefined
+    this.changed = false
+    return this.current()
+  }
+
+  fold(ts: number, value: number): boolean {
+    if (ts <= this.watermark - this.size) return false
     const { ts: times, values, op } = this
     const n = times.length
     const at = n > this.head && ts < times[n - 1] ? bound(times, ts, this.head, n, false) : n
@@ -190,15 +225,12 @@ class PointWindow implements Windows {
       if (at >= this.mid) this.back = this.combine(this.back, value)
       else this.refreshFront(at)
     }
-    if (this.sorted) {
-      const i = bound(this.sorted, value, 0, this.sorted.length, false)
-      if (i === this.sorted.length) this.sorted.push(value)
-      else this.sorted.splice(i, 0, value)
-    }
+    this.sorted?.insert(value)
     if (ts > this.watermark) this.watermark = ts
     const floor = this.watermark - this.size
     while (times[this.head] <= floor || times.length - this.head > this.maxPoints) this.evict()
-    return this.result()
+    this.changed = true
+    return true
   }
 
   advance(): WindowResult[] {
@@ -229,7 +261,7 @@ class PointWindow implements Windows {
       this.mid = values.length
       this.back = this.identity
     }
-    if (this.sorted) this.sorted.splice(bound(this.sorted, values[this.head], 0, this.sorted.length, true), 1)
+    this.sorted?.remove(values[this.head])
     this.head++
     if (this.head >= 1024 && this.head * 2 >= values.length) {
       this.ts.splice(0, this.head)
@@ -240,7 +272,7 @@ class PointWindow implements Windows {
     }
   }
 
-  private result(): WindowResult[] {
+  private current(): WindowResult | undefined {
     const { ts, values, head } = this
     const last = ts.length - 1
     const count = last - head + 1
@@ -257,12 +289,12 @@ class PointWindow implements Windows {
         value = rate(ts[head], values[head], ts[last], values[last])
         break
       case 'p95':
-        value = this.sorted![p95Index(count)]
+        value = this.sorted!.at(p95Index(count))
         break
       default:
         value = folded
     }
-    return value === undefined ? NONE : [{ value, start: this.watermark - this.size, end: this.watermark, count }]
+    return value === undefined ? undefined : { value, start: this.watermark - this.size, end: this.watermark, count }
   }
 }
 
@@ -342,6 +374,8 @@ class PaneWindows implements Windows {
   private progress = -Infinity
   /** The first instant that is not final; every earlier one was emitted (or had nothing to emit). */
   private nextT = -Infinity
+  /** The newest result that became final during fold(), for take(). */
+  private latest: WindowResult | undefined
 
   constructor(
     spec: WindowSpec,
@@ -370,6 +404,19 @@ class PaneWindows implements Windows {
     if (ts <= this.progress) return NONE
     this.progress = ts
     return this.close()
+  }
+
+  fold(ts: number, value: number): boolean {
+    const out = this.add(ts, value)
+    if (out === 'late') return false
+    if (out.length > 0) this.latest = out[out.length - 1]
+    return true
+  }
+
+  take(): WindowResult | undefined {
+    const latest = this.latest
+    this.latest = undefined
+    return latest
   }
 
   advance(now: number): WindowResult[] {
