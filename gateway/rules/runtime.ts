@@ -165,9 +165,11 @@ export class RuleRuntime implements RuntimeCalls {
     const touched = new Set<string>()
     const seen = new Set<string>()
     let battery: Map<string, number> | undefined
+    let events = 0
     for (const a of accepted) {
       seen.add(a.device)
       if (a.points.length) this.engine.onPoints(a.points)
+      events += a.events.length
       for (const e of a.events) {
         const body = e.body
         if (e.kind === 'scan') {
@@ -185,7 +187,8 @@ export class RuleRuntime implements RuntimeCalls {
     }
     if (touched.size) this.engine.onStock(touched)
     this.engine.onSeen(seen, battery)
-    this.commit()
+    // A batch of readings that changed no alert (nearly all of them) has nothing to store.
+    if (events > 0 || this.book.hasPending()) this.commit()
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -247,12 +247,18 @@ export class RuleEngine {
   onPoints(points: readonly PointRecord[]): void {
     const batch = this.batch
     let earliestDue = Infinity
+    // The points of one reading share one labels object: make its key once.
+    let labels: PointRecord['labels'] | undefined
+    let key = ''
     for (const p of points) {
       if ((p.metric === 'units' || p.metric === 'weight_kg') && p.labels.sku !== '') this.onScale(p)
       const byKey = this.index.get(p.metric)
       if (!byKey) continue
       const l = p.labels
-      const key = `${l.site}\0${l.zone}\0${l.device}\0${l.sku}`
+      if (l !== labels) {
+        labels = l
+        key = `${l.site}\0${l.zone}\0${l.device}\0${l.sku}`
+      }
       const windows = byKey.get(key) ?? this.windowsFor(byKey, key, p)
       for (const w of windows) {
         if (!w.window.fold(p.ts, p.value)) {
@@ -607,29 +613,24 @@ export class RuleEngine {
       try {
         const since = d.lastSeen ?? d.createdAt
         const due = since + c.silent_for
-        const observe = (verdict: Verdict): void =>
-          this.deps.alerts.observe({
-            rule: r,
-            labels: k.labels,
-            id: k.id,
-            verdict,
-            value: now - since,
-            threshold: c.silent_for,
-            extra: { last_seen: iso(d.lastSeen) },
-          })
         if (d.disabled || now < due) {
           // Every batch of every device comes here: do nothing unless there is an alert to clear or a timer to arm.
-          if (this.deps.alerts.matters(k.id, 'clear')) observe('clear')
+          if (this.deps.alerts.matters(k.id, 'clear')) this.silenceVerdict(r, k, d, 'clear', now - since)
           // Armed once per silence period, not once per message: when it rings, the real last-seen decides.
           if (!d.disabled && !this.timers.has(k.key)) this.arm(k.key, due, () => this.evaluateSilence(this.devices.get(d.id) ?? d))
           continue
         }
         this.disarm(k.key)
-        observe('fire')
+        this.silenceVerdict(r, k, d, 'fire', now - since)
       } catch (err) {
         this.failed(r, err)
       }
     }
+  }
+
+  private silenceVerdict(r: ActiveRule, k: DeviceKey, d: DeviceSnapshot, verdict: Verdict, silentFor: number): void {
+    const c = r.rule.condition as CondOf<'device_silent'>
+    this.deps.alerts.observe({ rule: r, labels: k.labels, id: k.id, verdict, value: silentFor, threshold: c.silent_for, extra: { last_seen: iso(d.lastSeen) } })
   }
 
   /** A device's timer key, labels, alert id and selection under one rule, made once per rule set (devices report on every batch). */

@@ -235,6 +235,11 @@ export class AlertBook {
     return [...this.alerts.values()]
   }
 
+  /** Whether `flush` or `takeChanges` has anything to do. */
+  hasPending(): boolean {
+    return this.dirty.size + this.deleted.size + this.history.length + this.dirtySilences.length + this.changes.length > 0
+  }
+
   /** Write what changed since the last flush (call inside the caller's transaction). */
   flush(): void {
     for (const id of this.deleted) this.tables.delete(id)
