@@ -76,8 +76,11 @@ describe('wills and device liveness', () => {
     // [MQTT-3.1.2-8] the will is published when the network connection closes without DISCONNECT.
     ;(client as unknown as { stream: { destroy(): void } }).stream.destroy()
     expect(await waitFor(() => gw.store.series.countEvents({ kind: 'status', device: d.id }) === 1, 3000)).toBe(true)
-    const after = await getJson<{ devices: Array<{ id: string; status: string }> }>(gw, '/api/v1/devices', viewer)
-    expect(after.devices.find((x) => x.id === d.id)?.status).toBe('offline')
+    // The registry is updated on the broker thread, the event committed on the worker: either may come first.
+    const offline = async (): Promise<boolean> =>
+      (await getJson<{ devices: Array<{ id: string; status: string }> }>(gw, '/api/v1/devices', viewer)).devices.find((x) => x.id === d.id)?.status ===
+      'offline'
+    expect(await waitFor(offline, 3000)).toBe(true)
     client.end(true)
   })
 
