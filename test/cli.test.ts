@@ -84,6 +84,12 @@ describe('stockyard devices', () => {
     expect(r.stdout).toBe('')
   })
 
+  it('refuses the device id alerts: a device may publish under its id, and stockyard/v1/{site}/alerts/ is the alert topics', async () => {
+    const r = await runCli(['devices', 'add', '--data', dir, '--id', 'alerts', '--kind', 'env', '--site', 'dc1', '--zone', 'z1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe("error request.invalid: device id alerts is reserved: stockyard/v1/{site}/alerts/ carries the gateway's alerts\n")
+  })
+
   it('reports an unknown device as not_found (exit 2)', async () => {
     const r = await runCli(['devices', 'disable', '--data', dir, '--id', 'ghost'])
     expect(r.code).toBe(2)

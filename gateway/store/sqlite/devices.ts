@@ -71,6 +71,9 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
 
   async add(input: { id: string; kind: DeviceKind; site: string; zone: string }): Promise<DeviceCredentials> {
     if (!ID.test(input.id)) throw new StockyardError('request.invalid', `device id must match ${ID.source}`)
+    // A device may publish under stockyard/v1/{site}/{id}/: one named `alerts` could write into the alert topics.
+    if (input.id === 'alerts')
+      throw new StockyardError('request.invalid', "device id alerts is reserved: stockyard/v1/{site}/alerts/ carries the gateway's alerts")
     if (!ID.test(input.site)) throw new StockyardError('request.invalid', `site must match ${ID.source}`)
     if (!ID.test(input.zone)) throw new StockyardError('request.invalid', `zone must match ${ID.source}`)
     if (this.get(input.id)) throw new StockyardError('conflict', `device ${input.id} already exists`)
