@@ -6,6 +6,7 @@
  */
 import { AlertBus, deliverNotices } from './alerts/bus.ts'
 import type { Config } from './config/schema.ts'
+import { clockOf } from './core/clock.ts'
 import type { Logger } from './core/log.ts'
 import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 import { createHttpApp, startHttpServer } from './http/index.ts'
@@ -28,7 +29,7 @@ export interface Gateway {
 
 export interface StartOptions {
   logger: Logger
-  /** Clock of the broker thread (HTTP defaults, ack latency); the ingest worker uses the system clock. */
+  /** Clock of the broker thread (HTTP defaults, ack latency); default `config.clock`, which the ingest worker uses too. */
   now?: () => number
   broker?: BrokerOptions
   /** Called when the ingest worker fails for good (the CLI exits non-zero so a supervisor restarts it). */
@@ -38,9 +39,10 @@ export interface StartOptions {
 /** Start a gateway from validated config. */
 export async function startGateway(config: Readonly<Config>, opts: StartOptions): Promise<Gateway> {
   const { logger } = opts
-  const now = opts.now ?? Date.now
+  const now = opts.now ?? clockOf(config).now
   const metrics = new GatewayMetrics()
-  const pipeline = new IngestPipeline({ config, metrics, logger: logger.child({ c: 'ingest' }), now })
+  // Ack latency is real time, also when the gateway runs on simulated time.
+  const pipeline = new IngestPipeline({ config, metrics, logger: logger.child({ c: 'ingest' }), now: Date.now })
   try {
     await pipeline.start()
   } catch (err) {

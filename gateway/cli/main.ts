@@ -17,6 +17,9 @@ const USAGE = `usage: stockyard <command> [flags]
   tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
   hash-secret --secret S   print the scrypt hash of an internal client's password, for config
   rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error
+  simulate  [--scenario FILE] [--seed N] [--accelerate N] [--truth FILE] [--check] [--quiet]
+            [--data DIR] [--mqtt URL --api URL --token T]   play a simulated warehouse through a gateway
+            (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
   schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
 Every command takes --data DIR (default ./data).`
 
@@ -29,6 +32,11 @@ async function main(argv: string[]): Promise<void> {
     case 'demo': {
       const { runDemo } = await import('../../simulators/demo.ts')
       await runDemo(rest)
+      return
+    }
+    case 'simulate': {
+      const { runSimulate } = await import('../../simulators/run.ts')
+      await runSimulate(rest)
       return
     }
     case 'devices':

@@ -144,8 +144,26 @@ export const ConfigSchema = z
           .default(3 * DAY),
       })
       .prefault({}),
+    /**
+     * Simulated time, for `stockyard simulate` and tests: the gateway's clock reads `simEpoch` at real
+     * time `realEpoch` and runs `rate` times faster. Default: real time.
+     */
+    clock: z
+      .strictObject({
+        rate: z.number().min(1).max(1_000_000).default(1),
+        simEpoch: z.number().int().optional(),
+        realEpoch: z.number().int().optional(),
+      })
+      .refine((c) => (c.simEpoch === undefined) === (c.realEpoch === undefined), 'set simEpoch and realEpoch together')
+      .prefault({}),
     /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
-    demo: z.strictObject({ devicesPerKind: z.number().int().min(1).max(1000).default(2), intervalMs: z.number().int().min(50).default(2000) }).prefault({}),
+    demo: z
+      .strictObject({
+        /** The scenario file the simulator plays in real time (see simulators/scenarios/). */
+        scenario: z.string().min(1).default('simulators/scenarios/small.yaml'),
+        seed: z.number().int().min(0).default(1),
+      })
+      .prefault({}),
   })
   .check((ctx) => {
     if (ctx.value.mqtt.maxPacketBytes < ctx.value.mqtt.maxPayloadBytes + 1024) {

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
-import { systemTimerClock } from '../core/clock.ts'
+import { clockOf } from '../core/clock.ts'
 import { StockyardError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import { RuleRuntime } from '../rules/runtime.ts'
@@ -29,14 +29,15 @@ try {
     writer: true,
   })
   store.devices.markAllOffline()
-  const core = new IngestCore(config, store, Date.now, (err, what) => logger.warn({ err }, what))
+  const clock = clockOf(config)
+  const core = new IngestCore(config, store, clock.now, (err, what) => logger.warn({ err }, what))
   // Warehouse state and rules run here, next to the data; alert changes go to the broker thread.
   const rules = new RuleRuntime({
     db: store.db,
     config,
     series: store.series,
     devices: store.devices,
-    clock: systemTimerClock,
+    clock,
     log: logger.child({ c: 'rules' }),
     publish: (notices) => send({ type: 'alerts', notices }),
   })
@@ -68,7 +69,7 @@ try {
   const runSweep = (): void => {
     let deleted = 0
     try {
-      deleted = store.series.enforceRetention(Date.now(), STEPS)
+      deleted = store.series.enforceRetention(clock.now(), STEPS)
       if (deleted > 0) send({ type: 'retention', deleted })
     } catch (err) {
       logger.error({ err }, 'retention sweep failed')
