@@ -6,10 +6,22 @@
  */
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Clock } from '../gateway/core/clock.ts'
-import type { Action, WarehouseModel } from './model.ts'
+import type { Action, SimDevice } from './model.ts'
+
+/** What the driver plays: the warehouse model, or a recording (replay.ts). */
+export interface Playable {
+  readonly devices: readonly SimDevice[]
+  readonly start: number
+  readonly end: number
+  /** How far it has got, in simulated time. */
+  readonly now: number
+  readonly done: boolean
+  /** The actions due before simulated time `to`, in order. */
+  advance(to: number): Action[]
+}
 
 export interface DriveOptions {
-  model: WarehouseModel
+  model: Playable
   /** mqtt://host:port of the broker. */
   url: string
   site: string
@@ -39,6 +51,8 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
   const clients = new Map<string, MqttClient>()
   const result: DriveResult = { published: 0, acked: 0, failed: 0, badLogins: { attempted: 0, refused: 0 }, dropouts: 0 }
   const inFlight = new Set<Promise<void>>()
+  /** What a device made while it was offline or reconnecting: sent, in order, once it is connected. */
+  const held = new Map<string, Action[]>()
   const connect = async (device: string): Promise<MqttClient> => {
     const password = opts.passwords.get(device)
     if (password === undefined) throw new Error(`no password for simulated device ${device}`)
@@ -55,7 +69,10 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
     switch (a.type) {
       case 'publish': {
         const client = clients.get(a.device)
-        if (!client) throw new Error(`simulated device ${a.device} is not connected`)
+        if (!client) {
+          held.set(a.device, [...(held.get(a.device) ?? []), a])
+          return
+        }
         const topic = `stockyard/v1/${opts.site}/${a.topicDevice ?? a.device}/${a.kind}`
         const body = typeof a.payload === 'string' ? a.payload : JSON.stringify(a.payload)
         result.published++
@@ -76,7 +93,13 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
         return
       }
       case 'online':
-        track(connect(a.device).then(() => undefined))
+        track(
+          connect(a.device).then(() => {
+            const waiting = held.get(a.device) ?? []
+            held.delete(a.device)
+            for (const w of waiting) perform(w)
+          }),
+        )
         return
       case 'bad_login':
         result.badLogins.attempted++
@@ -95,15 +118,12 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
     while (!model.done) {
       if (opts.signal?.aborted) throw new Error('simulation aborted')
       const actions = model.advance(clock.now())
-      for (const a of actions) {
-        // An 'online' must be connected before the device's next publish goes out.
-        if (a.type === 'publish' && !clients.has(a.device)) await Promise.all(inFlight)
-        perform(a)
-      }
+      for (const a of actions) perform(a)
       opts.onProgress?.(Math.min(1, Math.max(0, (model.now - model.start) / span)))
       if (!model.done) await tick(opts.tickMs ?? 20)
     }
-    await Promise.all(inFlight)
+    while (inFlight.size > 0) await Promise.all(inFlight)
+    if (held.size > 0) throw new Error(`devices never came back online: ${[...held.keys()].join(', ')}`)
     return result
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync(true).catch(() => undefined)))

@@ -25,7 +25,8 @@ export interface SimDevice {
   zone: string
 }
 
-export type FaultKind = 'duplicate' | 'out_of_order' | 'malformed' | 'invalid' | 'oversized' | 'clock_skew' | 'foreign_topic' | 'wrong_credentials' | 'dropout'
+export type FaultKind =
+  'duplicate' | 'out_of_order' | 'malformed' | 'invalid' | 'oversized' | 'clock_skew' | 'foreign_topic' | 'wrong_credentials' | 'dropout' | 'reconnect_storm'
 /** The rejection (or auth failure) reason the gateway should count for each fault; null: it is accepted. */
 export const FAULT_EXPECTS: Record<FaultKind, string | null> = {
   duplicate: 'seq.duplicate',
@@ -37,6 +38,7 @@ export const FAULT_EXPECTS: Record<FaultKind, string | null> = {
   foreign_topic: 'topic.not_allowed',
   wrong_credentials: 'bad_password',
   dropout: null,
+  reconnect_storm: null,
 }
 export type IncidentKind = 'excursion' | 'stockout' | 'late_shipment' | 'device_death'
 
@@ -337,12 +339,15 @@ export class WarehouseModel {
     if (sh.perDay === 0) return
     const rnd = this.rnd
     const n = rnd.poisson((sh.perDay * dt) / DAY)
-    for (let i = 0; i < n; i++) {
+    const forced = this.s.incidents.lateTrucks.filter((l) => this.start + l.at >= from && this.start + l.at < from + dt)
+    for (let i = 0; i < n + forced.length; i++) {
       const id = `SH-${String(++this.shipmentNo).padStart(5, '0')}`
-      const released = Math.floor(from + rnd.next() * dt)
+      const late = i >= n ? forced[i - n]! : undefined
+      const released = late ? this.start + late.at : Math.floor(from + rnd.next() * dt)
       const picked = released + Math.round(rnd.uniform(20, 60) * MIN)
       const packed = picked + Math.round(rnd.uniform(10, 30) * MIN)
-      const loaded = Math.max(packed + 5 * MIN, released + Math.round(Math.max(30 * MIN, rnd.normal(sh.loadMean, sh.loadSd))))
+      const spread = Math.round(Math.max(30 * MIN, rnd.normal(sh.loadMean, sh.loadSd)))
+      const loaded = late ? released + sh.loadWithin + late.late : Math.max(packed + 5 * MIN, released + spread)
       const departed = loaded + Math.round(rnd.uniform(10, 30) * MIN)
       const deadline = released + sh.loadWithin
       const steps: Array<[string, number]> = [
@@ -400,6 +405,19 @@ export class WarehouseModel {
       this.schedule(at, () => {
         this.emit({ at, type: 'bad_login', device })
         this.fault(at, 'wrong_credentials', device)
+      })
+    }
+    for (let i = 0; i < f.reconnectStorms; i++) {
+      const at = Math.floor(this.start + rnd.next() * (this.s.duration - f.stormSpread))
+      const backs = this.devices.map(() => at + Math.round(rnd.next() * f.stormSpread))
+      this.schedule(at, () => {
+        this.fault(at, 'reconnect_storm', '*')
+        this.devices.forEach((d, k) => {
+          if ((this.offlineUntil.get(d.id) ?? -Infinity) > at) return
+          this.offlineUntil.set(d.id, backs[k]!)
+          this.emit({ at, type: 'offline', device: d.id })
+          this.emit({ at: backs[k]!, type: 'online', device: d.id })
+        })
       })
     }
     const days = this.s.duration / DAY

@@ -10,7 +10,7 @@
  */
 import { createWriteStream, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { SingleBar } from 'cli-progress'
 import { parseFlags, printJson } from '../gateway/cli/args.ts'
 import { loadConfig } from '../gateway/config/load.ts'
@@ -21,7 +21,8 @@ import { startGateway } from '../gateway/gateway.ts'
 import { openSqliteStore } from '../gateway/store/sqlite/index.ts'
 import type { DeviceRegistry } from '../gateway/store/types.ts'
 import { checkRun, readCounters, renderReport, type CheckReport } from './check.ts'
-import { drive, type DriveResult } from './driver.ts'
+import { drive, type DriveResult, type Playable } from './driver.ts'
+import { ReplayModel } from './replay.ts'
 import { WarehouseModel, type SimDevice, type TruthRecord } from './model.ts'
 import { loadScenario, type Scenario } from './scenario.ts'
 
@@ -53,6 +54,7 @@ export interface SimulateResult {
 export async function runSimulate(argv: string[]): Promise<SimulateResult> {
   const { values } = parseFlags(argv, {
     scenario: { type: 'string' },
+    replay: { type: 'string' },
     seed: { type: 'string' },
     accelerate: { type: 'string' },
     data: { type: 'string' },
@@ -60,10 +62,17 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
     api: { type: 'string' },
     token: { type: 'string' },
     truth: { type: 'string' },
+    rules: { type: 'string' },
     check: { type: 'boolean' },
     quiet: { type: 'boolean' },
   })
-  const scenario = loadScenario(values.scenario ?? DEFAULT_SCENARIO)
+  const replay = values.replay
+  if (replay !== undefined && (values.scenario !== undefined || values.seed !== undefined || values.check || values.truth !== undefined)) {
+    throw new StockyardError(
+      'request.invalid',
+      '--replay plays a recording: it takes no --scenario, --seed, --truth or --check (a recording has no ground truth)',
+    )
+  }
   const seed = Number(values.seed ?? 1)
   const rate = Number(values.accelerate ?? 1)
   if (!Number.isSafeInteger(seed) || seed < 0) throw new StockyardError('request.invalid', `--seed must be a whole number >= 0, got ${values.seed}`)
@@ -77,25 +86,38 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
   }
   if (external && values.data === undefined)
     throw new StockyardError('request.invalid', "--mqtt needs --data: the running gateway's data dir, where the devices are registered")
-  const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'stockyard-sim-'))
-  const truthFile = values.truth ?? join(dataDir, `truth-${scenario.name}-${seed}.ndjson`)
-  const out = createWriteStream(truthFile)
-  const truth: TruthRecord[] = []
-  const record = (r: TruthRecord): void => {
-    truth.push(r)
-    out.write(JSON.stringify(r) + '\n')
-  }
 
   const realEpoch = Date.now() + 5000
-  const start = startOf(scenario, realEpoch, external)
-  let clock: Clock = systemClock
+  let scenario: Scenario | undefined
+  let model: Playable
+  let name: string
+  let truthFile = ''
+  const truth: TruthRecord[] = []
+  let closeTruth = async (): Promise<void> => undefined
+  const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'stockyard-sim-'))
+  if (replay !== undefined) {
+    model = ReplayModel.fromFile(replay)
+    name = basename(replay)
+  } else {
+    scenario = loadScenario(values.scenario ?? DEFAULT_SCENARIO)
+    name = scenario.name
+    truthFile = values.truth ?? join(dataDir, `truth-${scenario.name}-${seed}.ndjson`)
+    const out = createWriteStream(truthFile)
+    closeTruth = () => new Promise<void>((resolve) => out.end(resolve))
+    model = new WarehouseModel(scenario, seed, startOf(scenario, realEpoch, external), (r) => {
+      truth.push(r)
+      out.write(JSON.stringify(r) + '\n')
+    })
+  }
+  // A scenario on a running gateway is played in real time; anything else on the simulated clock.
+  const clock: Clock = external && !replay ? systemClock : scaledClock({ rate, simEpoch: model.start, realEpoch })
+
   let stop = async (): Promise<void> => undefined
   let mqttUrl = values.mqtt ?? ''
   let api = values.api ?? 'http://127.0.0.1:8080'
   let passwords: Map<string, string>
   let token = values.token
   let site: string
-  const model = new WarehouseModel(scenario, seed, start, record)
   if (external) {
     const store = openSqliteStore({ dataDir, synchronous: 'NORMAL' })
     try {
@@ -113,9 +135,9 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
         mqtt: { port: 0, wsPort: 0 },
         http: { port: 0 },
         log: { level: values.quiet ? 'error' : 'warn' },
-        clock: { rate, simEpoch: start, realEpoch },
+        clock: { rate, simEpoch: model.start, realEpoch },
         // At 3,600 x a millisecond of real delay is 3.6 simulated seconds: give windows that much room.
-        rules: { dir: SIM_RULES_DIR, watch: false, allowedLatenessMs: Math.max(5000, Math.min(3_600_000, rate * 50)) },
+        rules: { dir: values.rules ?? SIM_RULES_DIR, watch: false, allowedLatenessMs: Math.max(5000, Math.min(3_600_000, rate * 50)) },
       },
     })
     const gw = await startGateway(config, { logger: createLogger(config.log.level) })
@@ -125,27 +147,18 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
     site = config.site
     passwords = await provision(gw.store.devices, site, model.devices)
     token ??= gw.store.tokens.add('viewer', 'simulate').token
-    clock = scaledClock({ rate, simEpoch: start, realEpoch })
   }
   try {
     const baseline = values.check ? await readCounters(api, token) : undefined
+    const minutes = Math.round((model.end - model.start) / 60_000)
     const bar =
-      values.quiet || !process.stderr.isTTY
-        ? undefined
-        : new SingleBar({ format: `simulate ${scenario.name} [{bar}] {percentage}% | {value}/{total} simulated min` })
-    bar?.start(Math.round(scenario.duration / 60_000), 0)
-    const result = await drive({
-      model,
-      url: mqttUrl,
-      site,
-      passwords,
-      clock,
-      onProgress: (done) => bar?.update(Math.round((done * scenario.duration) / 60_000)),
-    })
+      values.quiet || !process.stderr.isTTY ? undefined : new SingleBar({ format: `simulate ${name} [{bar}] {percentage}% | {value}/{total} simulated min` })
+    bar?.start(minutes, 0)
+    const result = await drive({ model, url: mqttUrl, site, passwords, clock, onProgress: (done) => bar?.update(Math.round(done * minutes)) })
     bar?.stop()
-    await new Promise<void>((resolve) => out.end(resolve))
-    if (!values.check) {
-      if (!values.quiet) printJson({ truth: truthFile, ...result })
+    await closeTruth()
+    if (!values.check || !scenario) {
+      if (!values.quiet) printJson({ data: dataDir, ...(truthFile && { truth: truthFile }), ...result })
       return { drive: result, truthFile }
     }
     // Let the last batch commit and the rules see it.

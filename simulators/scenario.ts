@@ -82,6 +82,9 @@ const faults = z
     /** Dropouts a device a day; the device keeps its messages and sends them when back (store and forward). */
     dropoutsPerDeviceDay: z.number().min(0).default(0),
     dropoutLength: positiveDuration.default(300_000),
+    /** Reconnect storms over the run: every device drops at once and all come back within `stormSpread`. */
+    reconnectStorms: z.number().int().min(0).default(0),
+    stormSpread: positiveDuration.default(30_000),
   })
   .prefault({})
 
@@ -124,6 +127,8 @@ export const ScenarioSchema = z.strictObject({
       compressorFailures: z.array(z.strictObject({ zone: name, at: duration, for: positiveDuration })).default([]),
       /** A device's battery dies at `at`: it stops sending. */
       batteryDeaths: z.array(z.strictObject({ device: z.string(), at: duration })).default([]),
+      /** A truck is late: a shipment released at `at` is loaded `late` after its deadline. */
+      lateTrucks: z.array(z.strictObject({ at: duration, late: positiveDuration })).default([]),
       /** A supplier is late: the SKU's orders placed in [from, to) take `extra` longer. */
       supplierDelays: z.array(z.strictObject({ sku: z.string(), from: duration, to: duration, extra: positiveDuration })).default([]),
     })

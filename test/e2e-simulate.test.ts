@@ -4,12 +4,16 @@
  * their own credentials), then --check compares the gateway's HTTP API and /metrics with the ground
  * truth. The report is printed in the test output.
  */
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { renderReport } from '../simulators/check.ts'
 import { WarehouseModel, type TruthRecord } from '../simulators/model.ts'
 import { runSimulate, startOf } from '../simulators/run.ts'
+import { ReplayModel } from '../simulators/replay.ts'
 import { loadScenario, parseScenario } from '../simulators/scenario.ts'
+import { readStock } from '../gateway/state/stock.ts'
+import { openSqliteStore } from '../gateway/store/sqlite/index.ts'
 import { tempDir } from './helpers/gateway.ts'
 
 const DAY_YAML = new URL('../simulators/scenarios/day.yaml', import.meta.url).pathname
@@ -98,6 +102,56 @@ describe('scenario files and flags', () => {
     dirs.push(dir)
     await expect(runSimulate(['--scenario', DAY_YAML, '--accelerate', '60', '--mqtt', 'mqtt://127.0.0.1:1', '--data', dir])).rejects.toThrow(
       /--accelerate needs the simulator to start its own gateway/,
+    )
+  })
+})
+
+describe('stockyard simulate --replay', () => {
+  // Columns in any order; two metrics of one device and time become one message.
+  const CSV = [
+    'kind,ts,device,zone,metric,value,sku,event,qty,location,ref,from,shipment,status',
+    'reading,2025-03-03T08:00:00Z,env-7,cold-1,temperature_c,4.5,,,,,,,,',
+    'reading,2025-03-03T08:00:00Z,env-7,cold-1,humidity_pct,61,,,,,,,,',
+    'scan,2025-03-03T08:01:00Z,scan-7,dock,,,SKU-9,receive,24,DOCK-1,,,,',
+    'scan,2025-03-03T08:20:00Z,scan-7,dock,,,SKU-9,putaway,24,B-1,,DOCK-1,,',
+    'reading,2025-03-03T08:30:00Z,scale-7,ambient,weight_kg,11.5,SKU-9,,,,,,,',
+    'scan,2025-03-03T09:00:00Z,scan-7,dock,,,SKU-9,pick,5,B-1,SO-1,,,',
+    'shipment,2025-03-03T09:05:00Z,trk-7,dock,,,,,,,,,SH-7,released',
+    'reading,1741000000000,env-7,cold-1,temperature_c,4.7,,,,,,,,',
+  ].join('\n')
+
+  it('publishes a recording as its devices would have, paced by its times; replaying it again stores nothing twice', async () => {
+    const dir = tempDir('stockyard-replay-')
+    dirs.push(dir)
+    const file = join(dir, 'history.csv')
+    writeFileSync(file, CSV)
+    for (let round = 1; round <= 2; round++) {
+      const { drive } = await runSimulate(['--replay', file, '--accelerate', '3600', '--data', dir, '--quiet'])
+      expect(drive, `round ${round}`).toMatchObject({ published: 7, acked: 7, failed: 0 })
+    }
+    const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+    try {
+      expect(store.series.countEvents({ kind: 'scan' })).toBe(3)
+      expect(store.series.countEvents({ kind: 'shipment' })).toBe(1)
+      expect(store.series.countPoints({ metric: 'temperature_c', from: 0, to: Date.UTC(2026, 0, 1) })).toBe(2)
+      expect(store.series.countPoints({ metric: 'humidity_pct', from: 0, to: Date.UTC(2026, 0, 1) })).toBe(1)
+      expect(readStock(store.db, { sku: 'SKU-9' }).map((r) => [r.location, r.onHand])).toEqual([
+        ['B-1', 19],
+        ['DOCK-1', 0],
+      ])
+      expect(store.devices.get('scale-7')).toMatchObject({ kind: 'scale', zone: 'ambient' })
+      expect(store.devices.get('trk-7')).toMatchObject({ kind: 'tracker' })
+    } finally {
+      store.close()
+    }
+  }, 60_000)
+
+  it('refuses a bad recording with every bad row, naming line and column, and publishes nothing', () => {
+    const bad = CSV.replace('temperature_c,4.5', 'temperature_c,warm').replace('2025-03-03T08:01:00Z', 'yesterday').replace('kind,ts', 'kind,time')
+    expect(() => ReplayModel.parse(bad, 'h.csv')).toThrow(/h\.csv:1: unknown column "time"[\s\S]*h\.csv:1: the column ts is missing/)
+    const rows = CSV.replace('temperature_c,4.5', 'temperature_c,warm').replace('2025-03-03T08:01:00Z', 'yesterday').replace('shipment,2025', 'parcel,2025')
+    expect(() => ReplayModel.parse(rows, 'h.csv')).toThrow(
+      'h.csv: refused:\n  h.csv:2: value: "warm" is not a number\n  h.csv:4: ts: "yesterday" is not epoch ms or ISO 8601 with a zone\n  h.csv:8: kind: "parcel" is not reading, scan or shipment',
     )
   })
 })
