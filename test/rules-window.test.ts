@@ -432,6 +432,14 @@ const aggArb = fc.constantFrom(...AGGS)
 const pointsArb = fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: 0, max: 4 })), {
   maxLength: 150,
 })
+/** Any window: tumbling or sliding-every with a lateness of 0-20 ms, or sliding per point. */
+const anySpecArb = fc.oneof(
+  fc.tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 })).map(([agg, l, s]) => tumbling(agg, l, s)),
+  fc
+    .tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }))
+    .map(([agg, l, a, b]) => every(agg, l, Math.max(a, b), Math.min(a, b))),
+  fc.tuple(aggArb, fc.integer({ min: 1, max: 40 })).map(([agg, s]) => perPoint(agg, 0, s)),
+)
 function arrange(steps: readonly (readonly [number, number, number])[], shuffled: boolean): Point[] {
   let ts = 1000
   const points = steps.map(([dt, value, jitter], i) => ({ point: [(ts += dt), value] as Point, key: shuffled ? i + jitter : i }))
@@ -511,15 +519,8 @@ describe('properties', () => {
   })
 
   it('fold() then take() once per batch gives what add() would have: the window now (per point), or the last window closed in the batch', () => {
-    const specArb = fc.oneof(
-      fc.tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 })).map(([agg, l, s]) => tumbling(agg, l, s)),
-      fc
-        .tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }))
-        .map(([agg, l, a, b]) => every(agg, l, Math.max(a, b), Math.min(a, b))),
-      fc.tuple(aggArb, fc.integer({ min: 1, max: 40 })).map(([agg, s]) => perPoint(agg, 0, s)),
-    )
     fc.assert(
-      fc.property(specArb, pointsArb, fc.integer({ min: 1, max: 8 }), (spec, steps, batchSize) => {
+      fc.property(anySpecArb, pointsArb, fc.integer({ min: 1, max: 8 }), (spec, steps, batchSize) => {
         const points = arrange(steps, true)
         const added = new SeriesWindow(spec)
         const folded = new SeriesWindow(spec)
@@ -542,15 +543,8 @@ describe('properties', () => {
   })
 
   it('late points change nothing: the same input without them gives the same results', () => {
-    const specArb = fc.oneof(
-      fc.tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 })).map(([agg, l, s]) => tumbling(agg, l, s)),
-      fc
-        .tuple(aggArb, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }))
-        .map(([agg, l, a, b]) => every(agg, l, Math.max(a, b), Math.min(a, b))),
-      fc.tuple(aggArb, fc.integer({ min: 1, max: 40 })).map(([agg, s]) => perPoint(agg, 0, s)),
-    )
     fc.assert(
-      fc.property(specArb, pointsArb, (spec, steps) => {
+      fc.property(anySpecArb, pointsArb, (spec, steps) => {
         const points = arrange(steps, true)
         const withLate = new SeriesWindow(spec)
         const results: WindowResult[] = []
