@@ -174,9 +174,12 @@ rules:
   - id: humid
     condition: { kind: threshold, metric: humidity_pct, select: { zone: 'cold-*' }, window: { type: sliding, size: 1m }, agg: avg, op: '>', value: 8 }
     severity: warning
+  - id: peak
+    condition: { kind: threshold, metric: temperature_c, select: { zone: 'cold-*' }, window: { type: sliding, size: 1m }, agg: max, op: '>', value: 24 }
+    severity: warning
 `
 
-  it('rules with the same window on the same series each judge it by their own limits; another metric never shares it', async () => {
+  it('rules with the same window on the same series each judge it by their own aggregate and limits; another metric never shares it', async () => {
     h = await openRuleHarness({ rules: TWO })
     // 12 °C and 5 % humidity: only `warm` holds (a humidity rule reading the temperature window would fire too).
     for (let i = 0; i < 10; i++) {
@@ -188,7 +191,9 @@ rules:
       h.publish('env-1', 'reading', { ts: h.clock.now(), metrics: { temperature_c: 25, humidity_pct: 5 } }, 'cold-1')
       await h.advance(10 * S)
     }
-    expect(h.events('firing').map((n) => n.alert.rule)).toEqual(['warm', 'hot'])
+    // The first 25 °C reading lifts the max over 24 at once; the average passes 20 four readings later.
+    expect(h.events('firing').map((n) => n.alert.rule)).toEqual(['warm', 'peak', 'hot'])
+    expect(h.events('firing', 'peak')[0]!.alert.value).toBe(25)
     expect(h.events('firing', 'hot')[0]!.alert.labels).toMatchObject({ metric: 'temperature_c', zone: 'cold-1' })
   })
 

@@ -542,6 +542,34 @@ describe('properties', () => {
     )
   })
 
+  it('one window with `also` gives each aggregate exactly as a window of that aggregate alone', () => {
+    const ALSO = ['avg', 'sum', 'min', 'max', 'rate'] as const
+    fc.assert(
+      fc.property(anySpecArb, pointsArb, (spec, steps) => {
+        const points = arrange(steps, true)
+        const shared = new SeriesWindow({ ...spec, agg: 'count', also: ALSO })
+        const alone = ALSO.map((agg) => new SeriesWindow({ ...spec, agg }))
+        const check = (got: WindowResult[], each: WindowResult[][]): void => {
+          ALSO.forEach((agg, k) => {
+            const byEnd = new Map(each[k]!.map((r) => [r.end, r.value]))
+            for (const r of got) expect(r.values?.[agg], `${agg} at ${r.end}`).toBe(byEnd.get(r.end))
+            for (const r of each[k]!) expect(got.some((g) => g.end === r.end)).toBe(true)
+          })
+        }
+        for (const [ts, value] of points) {
+          const got = shared.add(ts, value)
+          const each = alone.map((w) => w.add(ts, value))
+          for (const e of each) expect(e === 'late').toBe(got === 'late')
+          if (got !== 'late') check(got, each as WindowResult[][])
+        }
+        check(
+          shared.advance(1e9),
+          alone.map((w) => w.advance(1e9)),
+        )
+      }),
+    )
+  })
+
   it('late points change nothing: the same input without them gives the same results', () => {
     fc.assert(
       fc.property(anySpecArb, pointsArb, (spec, steps) => {

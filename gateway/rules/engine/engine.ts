@@ -18,7 +18,7 @@ import type { Rule } from '../schema.ts'
 import { compileRule, type ActiveRule } from './compile.ts'
 import type { AlertBook } from './lifecycle.ts'
 import { nextOpen, windowAt } from './schedule.ts'
-import { SeriesWindow } from './window.ts'
+import { SeriesWindow, type WindowAgg, type WindowResult } from './window.ts'
 
 type CondOf<K extends Condition['kind']> = Extract<Condition, { kind: K }>
 
@@ -117,10 +117,11 @@ interface Timer {
 }
 
 /**
- * The window of one series for one window spec (type, size, every, agg), shared by every threshold
- * rule with that spec that selects the series: 40 rules averaging temperature over 10 s fold each
- * point once, not 40 times. Kept across reloads while some rule still uses it, so a new or edited
- * rule starts with the history already there.
+ * The window of one series for one window (type, size, every), shared by every threshold rule with
+ * that window that selects the series, whatever its aggregate: 40 rules taking the avg, min, max or
+ * rate of temperature over 10 s fold each point once, not 40 times (p95 keeps a window of its own).
+ * Kept across reloads while some rule still uses it, so a new or edited rule starts with the history
+ * already there.
  */
 interface SharedWindow {
   metric: string
@@ -146,7 +147,7 @@ interface WindowReader {
 interface ThresholdState {
   rule: ActiveRule
   cond: CondOf<'threshold'>
-  /** `${type}/${size}/${every}/${agg}`: which windows it can share. */
+  /** `${type}/${size}/${every}/${basic|p95}`: which windows it can share. */
   spec: string
   /** Whether the rule selects a series, by series key. */
   selected: Map<string, boolean>
@@ -155,7 +156,15 @@ interface ThresholdState {
 }
 
 function specOf(c: CondOf<'threshold'>): string {
-  return `${c.window.type}/${c.window.size}/${c.window.every ?? ''}/${c.agg}`
+  return `${c.window.type}/${c.window.size}/${c.window.every ?? ''}/${c.agg === 'p95' ? 'p95' : 'basic'}`
+}
+
+/** What a shared window computes besides its count: every aggregate but p95, so any rule can read it. */
+const BASIC: readonly Exclude<WindowAgg, 'p95'>[] = ['avg', 'sum', 'min', 'max', 'rate']
+
+/** The reader's aggregate from a shared window's result; undefined when it has none (a rate over one point). */
+function aggOf(result: WindowResult, agg: WindowAgg): number | undefined {
+  return agg === 'p95' || agg === 'count' ? result.value : result.values?.[agg]
 }
 
 interface DeviceKey {
@@ -281,9 +290,10 @@ export class RuleEngine {
       const result = w.window.take()
       for (const r of w.readers) {
         r.stats.evaluations++
-        if (!result) continue
+        const value = result && aggOf(result, r.st.cond.agg)
+        if (value === undefined) continue
         try {
-          this.thresholdResult(r, w, result.value)
+          this.thresholdResult(r, w, value)
         } catch (err) {
           this.failed(r.st.rule, err)
         }
@@ -403,7 +413,7 @@ export class RuleEngine {
           type: c.window.type,
           size: c.window.size,
           every: c.window.every,
-          agg: c.agg,
+          ...(c.agg === 'p95' ? { agg: 'p95' } : { agg: 'count', also: BASIC }),
           latenessMs: this.deps.allowedLatenessMs,
         })
         w = { metric: p.metric, series: key, labels, window, timed: c.window.type === 'tumbling' || c.window.every !== undefined, readers: [], queued: false }
@@ -467,9 +477,10 @@ export class RuleEngine {
         const results = w.window.advance(now)
         for (const r of w.readers) {
           r.stats.evaluations++
-          if (!results.length) continue
+          const value = results.length ? aggOf(results[results.length - 1]!, r.st.cond.agg) : undefined
+          if (value === undefined) continue
           try {
-            this.thresholdResult(r, w, results[results.length - 1]!.value)
+            this.thresholdResult(r, w, value)
           } catch (err) {
             this.failed(r.st.rule, err)
           }

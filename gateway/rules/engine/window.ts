@@ -47,6 +47,11 @@ export interface WindowSpec {
   size: number
   every?: number
   agg: WindowAgg
+  /**
+   * More aggregates of the same points, in `values` of each result (p95 excepted: it keeps values of
+   * its own). Lets several rules with one window but different aggregates share one copy of the points.
+   */
+  also?: readonly Exclude<WindowAgg, 'p95'>[]
   latenessMs: number
 }
 export interface WindowResult {
@@ -54,6 +59,8 @@ export interface WindowResult {
   start: number
   end: number
   count: number
+  /** With `also`: each of those aggregates that is defined (rate needs 2 points and a span). */
+  values?: Partial<Record<WindowAgg, number>>
 }
 export interface WindowOptions {
   /** Points, panes and p95 values kept per series (default `MAX_POINTS`). */
@@ -132,6 +139,8 @@ function checkSpec(spec: WindowSpec, maxPoints: number): void {
     problem = `every ${spec.every} needs a sliding window and a positive whole number of ms no longer than size ${spec.size}`
   } else if (!(spec.latenessMs >= 0 && Number.isFinite(spec.latenessMs))) problem = `latenessMs ${spec.latenessMs} is not a duration >= 0`
   else if (!AGGS.includes(spec.agg)) problem = `agg ${String(spec.agg)} is not one of ${AGGS.join(', ')}`
+  else if (spec.also?.some((a) => a === ('p95' as WindowAgg) || !AGGS.includes(a)))
+    problem = `also ${String(spec.also)} may hold ${AGGS.filter((a) => a !== 'p95').join(', ')}`
   else if (!whole(maxPoints)) problem = `maxPoints ${maxPoints} is not a positive whole number`
   if (problem) throw new RangeError(`window: ${problem}`)
 }
@@ -164,22 +173,40 @@ const SUM = 1
 const MIN = 2
 const MAX = 3
 
-/** Sliding without every: the points of (W - S, W], sorted by ts, aggregated with two stacks. */
+/** One two-stack aggregation (sum, min or max) over the points of a PointWindow. */
+class Stack {
+  readonly identity: number
+  /** Front stack [head, mid): suffix[i] = op over values[i, mid). Back stack [mid, n): folded into `back`. */
+  readonly suffix: number[] = []
+  back: number
+
+  constructor(readonly op: Op) {
+    this.identity = op === MIN ? Infinity : op === MAX ? -Infinity : 0
+    this.back = this.identity
+  }
+
+  combine(a: number, b: number): number {
+    return this.op === SUM ? a + b : this.op === MIN ? Math.min(a, b) : Math.max(a, b)
+  }
+}
+
+const opOf = (agg: WindowAgg): Op => (agg === 'sum' || agg === 'avg' ? SUM : agg === 'min' ? MIN : agg === 'max' ? MAX : NO_OP)
+
+/** Sliding without every: the points of (W - S, W], sorted by ts, aggregated with two stacks per operator. */
 class PointWindow implements Windows {
   private readonly size: number
   private readonly agg: WindowAgg
-  private readonly op: Op
-  private readonly identity: number
+  private readonly also: readonly WindowAgg[]
   private readonly ts: number[] = []
   private readonly values: number[] = []
-  /** Front stack [head, mid): suffix[i] = op over values[i, mid). Back stack [mid, n): folded into `back`. */
-  private readonly suffix: number[] = []
+  private readonly stacks: Stack[]
+  /** The stack of each aggregate that needs one. */
+  private readonly stackOf = new Map<WindowAgg, Stack>()
   private readonly sorted: SortedBlocks | undefined
   /** A point was folded since the last take(). */
   private changed = false
   private head = 0
   private mid = 0
-  private back: number
   private watermark = -Infinity
 
   constructor(
@@ -188,9 +215,16 @@ class PointWindow implements Windows {
   ) {
     this.size = spec.size
     this.agg = spec.agg
-    this.op = spec.agg === 'sum' || spec.agg === 'avg' ? SUM : spec.agg === 'min' ? MIN : spec.agg === 'max' ? MAX : NO_OP
-    this.identity = this.op === MIN ? Infinity : this.op === MAX ? -Infinity : 0
-    this.back = this.identity
+    this.also = spec.also ?? []
+    const byOp = new Map<Op, Stack>()
+    for (const agg of [spec.agg, ...this.also]) {
+      const op = opOf(agg)
+      if (op === NO_OP) continue
+      let stack = byOp.get(op)
+      if (!stack) byOp.set(op, (stack = new Stack(op)))
+      this.stackOf.set(agg, stack)
+    }
+    this.stacks = [...byOp.values()]
     this.sorted = spec.agg === 'p95' ? new SortedBlocks() : undefined
   }
 
@@ -209,20 +243,20 @@ class PointWindow implements Windows {
 
   fold(ts: number, value: number): boolean {
     if (ts <= this.watermark - this.size) return false
-    const { ts: times, values, op } = this
+    const { ts: times, values, stacks } = this
     const n = times.length
     const at = n > this.head && ts < times[n - 1] ? bound(times, ts, this.head, n, false) : n
     if (at === n) {
       times.push(ts)
       values.push(value)
-      if (op !== NO_OP) this.suffix.push(0)
+      for (const st of stacks) st.suffix.push(0)
     } else {
       times.splice(at, 0, ts)
       values.splice(at, 0, value)
-      if (op !== NO_OP) this.suffix.splice(at, 0, 0)
+      for (const st of stacks) st.suffix.splice(at, 0, 0)
     }
-    if (op !== NO_OP) {
-      if (at >= this.mid) this.back = this.combine(this.back, value)
+    if (stacks.length > 0) {
+      if (at >= this.mid) for (const st of stacks) st.back = st.combine(st.back, value)
       else this.refreshFront(at)
     }
     this.sorted?.insert(value)
@@ -241,61 +275,70 @@ class PointWindow implements Windows {
     return undefined
   }
 
-  private combine(a: number, b: number): number {
-    return this.op === SUM ? a + b : this.op === MIN ? Math.min(a, b) : Math.max(a, b)
-  }
-
   /** A point was inserted at `at` in the front stack: recompute the suffixes from it down to the head. */
   private refreshFront(at: number): void {
     this.mid++
-    let acc = at + 1 < this.mid ? this.suffix[at + 1] : this.identity
-    for (let i = at; i >= this.head; i--) this.suffix[i] = acc = this.combine(this.values[i], acc)
+    for (const st of this.stacks) {
+      let acc = at + 1 < this.mid ? st.suffix[at + 1] : st.identity
+      for (let i = at; i >= this.head; i--) st.suffix[i] = acc = st.combine(this.values[i], acc)
+    }
   }
 
   private evict(): void {
-    const { values } = this
-    if (this.op !== NO_OP && this.head === this.mid) {
+    const { values, stacks } = this
+    if (stacks.length > 0 && this.head === this.mid) {
       // The front stack is empty: move the back stack over, computing its suffixes.
-      let acc = this.identity
-      for (let i = values.length - 1; i >= this.head; i--) this.suffix[i] = acc = this.combine(values[i], acc)
+      for (const st of stacks) {
+        let acc = st.identity
+        for (let i = values.length - 1; i >= this.head; i--) st.suffix[i] = acc = st.combine(values[i], acc)
+        st.back = st.identity
+      }
       this.mid = values.length
-      this.back = this.identity
     }
     this.sorted?.remove(values[this.head])
     this.head++
     if (this.head >= 1024 && this.head * 2 >= values.length) {
       this.ts.splice(0, this.head)
       values.splice(0, this.head)
-      if (this.op !== NO_OP) this.suffix.splice(0, this.head)
+      for (const st of stacks) st.suffix.splice(0, this.head)
       this.mid = Math.max(0, this.mid - this.head)
       this.head = 0
     }
   }
 
-  private current(): WindowResult | undefined {
+  private valueOf(agg: WindowAgg, count: number): number | undefined {
     const { ts, values, head } = this
     const last = ts.length - 1
-    const count = last - head + 1
-    const folded = this.head < this.mid ? this.combine(this.suffix[head], this.back) : this.back
-    let value: number | undefined
-    switch (this.agg) {
+    switch (agg) {
       case 'count':
-        value = count
-        break
-      case 'avg':
-        value = folded / count
-        break
+        return count
       case 'rate':
-        value = rate(ts[head], values[head], ts[last], values[last])
-        break
+        return rate(ts[head], values[head], ts[last], values[last])
       case 'p95':
-        value = this.sorted!.at(p95Index(count))
-        break
-      default:
-        value = folded
+        return this.sorted!.at(p95Index(count))
     }
-    return value === undefined ? undefined : { value, start: this.watermark - this.size, end: this.watermark, count }
+    const st = this.stackOf.get(agg)!
+    const folded = head < this.mid ? st.combine(st.suffix[head], st.back) : st.back
+    return agg === 'avg' ? folded / count : folded
   }
+
+  private current(): WindowResult | undefined {
+    const count = this.ts.length - this.head
+    const value = this.valueOf(this.agg, count)
+    if (value === undefined) return undefined
+    const result: WindowResult = { value, start: this.watermark - this.size, end: this.watermark, count }
+    if (this.also.length > 0) result.values = valuesOf(this.also, (agg) => this.valueOf(agg, count))
+    return result
+  }
+}
+
+function valuesOf(aggs: readonly WindowAgg[], valueOf: (agg: WindowAgg) => number | undefined): Partial<Record<WindowAgg, number>> {
+  const out: Partial<Record<WindowAgg, number>> = {}
+  for (const agg of aggs) {
+    const v = valueOf(agg)
+    if (v !== undefined) out[agg] = v
+  }
+  return out
 }
 
 /** What a pane (or a merge of panes) knows about its points. */
@@ -365,6 +408,7 @@ class PaneWindows implements Windows {
   private readonly tumbling: boolean
   private readonly lateness: number
   private readonly agg: WindowAgg
+  private readonly also: readonly WindowAgg[]
   private readonly panes: Pane[] = []
   private readonly spare: Pane[] = []
   private readonly merged = new Pane()
@@ -387,6 +431,7 @@ class PaneWindows implements Windows {
     this.grain = gcd(this.size, this.step)
     this.lateness = spec.latenessMs
     this.agg = spec.agg
+    this.also = spec.also ?? []
   }
 
   add(ts: number, value: number): WindowResult[] | 'late' {
@@ -476,21 +521,24 @@ class PaneWindows implements Windows {
       merged.merge(pane)
       if (this.agg === 'p95') n = this.collect(pane.values, n)
     }
-    let value: number | undefined
-    switch (this.agg) {
-      case 'avg':
-        value = merged.sum / merged.count
-        break
-      case 'rate':
-        value = rate(merged.firstTs, merged.first, merged.lastTs, merged.last)
-        break
-      case 'p95':
-        value = n === 0 ? undefined : this.scratch.subarray(0, n).sort()[p95Index(n)]
-        break
-      default:
-        value = merged[this.agg]
+    if (merged.count === 0) return undefined
+    const valueOf = (agg: WindowAgg): number | undefined => {
+      switch (agg) {
+        case 'avg':
+          return merged.sum / merged.count
+        case 'rate':
+          return rate(merged.firstTs, merged.first, merged.lastTs, merged.last)
+        case 'p95':
+          return n === 0 ? undefined : this.scratch.subarray(0, n).sort()[p95Index(n)]
+        default:
+          return merged[agg]
+      }
     }
-    return value === undefined || merged.count === 0 ? undefined : { value, start, end: t, count: merged.count }
+    const value = valueOf(this.agg)
+    if (value === undefined) return undefined
+    const result: WindowResult = { value, start, end: t, count: merged.count }
+    if (this.also.length > 0) result.values = valuesOf(this.also, valueOf)
+    return result
   }
 
   /** Copies `values` into the scratch buffer at `n`; returns the new length. */
