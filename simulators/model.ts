@@ -148,7 +148,7 @@ export class WarehouseModel {
     const batteries = this.rnd.fork('battery')
     for (const d of this.devices) this.battery.set(d.id, Math.round(batteries.uniform(80, 100)))
     truth({ type: 'start', scenario: s.name, seed, start, end: this.end, devices: this.devices, skus: s.skus.map((k) => k.sku) })
-    // The opening stock is received before the start, like a stocktake: one receive per SKU.
+    // The opening stock: one receive per SKU at the start, so the gateway starts from the same shelves.
     for (const k of this.skus) {
       if (k.spec.initial > 0) this.scan(start, this.dockScanner, 'receive', k.spec.sku, k.spec.initial, k.spec.bin)
       this.truth({ type: 'stock', t: start, sku: k.spec.sku, location: k.spec.bin, onHand: k.spec.initial })

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { formatIssues } from '../gateway/config/load.ts'
 import { StockyardError } from '../gateway/core/errors.ts'
 import { duration, positiveDuration } from '../gateway/rules/duration.ts'
+import { devicesOf } from './model.ts'
 
 const rate = z.number().min(0).max(1)
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lowercase letters, digits and -, at most 32')
@@ -168,6 +169,10 @@ export function parseScenario(text: string, file: string): Scenario {
     skus.add(k.sku)
   }
   for (const d of s.incidents.supplierDelays) if (!skus.has(d.sku)) problems.push(`incidents.supplierDelays: no SKU ${d.sku}`)
+  const devices = new Set(devicesOf(s).map((d) => d.id))
+  for (const b of s.incidents.batteryDeaths) {
+    if (!devices.has(b.device)) problems.push(`incidents.batteryDeaths: no device ${b.device}; the scenario's devices are ${[...devices].join(', ')}`)
+  }
   if (problems.length) throw new StockyardError('request.invalid', `${file}: scenario refused:\n  ${problems.join('\n  ')}`)
   return s
 }

@@ -95,6 +95,9 @@ describe('scenario files and flags', () => {
         'b.yaml',
       ),
     ).toThrow('b.yaml: scenario refused:\n  incidents.compressorFailures: no zone cold-9')
+    expect(() => parseScenario(readFileSync(DAY_YAML, 'utf8').replace('device: scale-sku-0002', 'device: scale-9'), 'c.yaml')).toThrow(
+      /c\.yaml: scenario refused:\n {2}incidents\.batteryDeaths: no device scale-9; the scenario's devices are env-cold-1, /,
+    )
   })
 
   it('refuses --accelerate against a gateway that runs on real time', async () => {
