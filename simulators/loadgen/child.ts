@@ -1,14 +1,18 @@
 /**
  * Entry point of a forked generator process (see fork.ts). Protocol over the IPC channel: the
- * parent sends one `{ type: 'run', options }`; we report `started` and `send-ended` as they happen,
- * then one `{ type: 'result', result }` or `{ type: 'error', message }`, and exit. We also exit if the parent goes away, or after a hard
- * deadline, so no generator outlives its bench.
+ * parent sends one `{ type: 'run', options }` (run.ts) or `{ type: 'heartbeats', options }`
+ * (heartbeat.ts); we report `started` and `send-ended` as they happen, then one
+ * `{ type: 'result', result }` or `{ type: 'error', message }`, and exit. We also exit if the parent
+ * goes away, or after a hard deadline, so no generator outlives its bench.
  */
+import { requestDeadlineMs } from './fork.ts'
+import { runHeartbeats } from './heartbeat.ts'
 import { runLoad } from './run.ts'
-import type { LoadOptions, LoadResult } from './types.ts'
+import type { HeartbeatOptions, HeartbeatResult, LoadOptions, LoadResult } from './types.ts'
 
-export type ChildRequest = { type: 'run'; options: LoadOptions }
-export type ChildReply = { type: 'started' } | { type: 'send-ended' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
+export type ChildRequest = { type: 'run'; options: LoadOptions } | { type: 'heartbeats'; options: HeartbeatOptions }
+export type ChildReply =
+  { type: 'started' } | { type: 'send-ended' } | { type: 'result'; result: LoadResult | HeartbeatResult } | { type: 'error'; message: string }
 
 if (!process.send) {
   process.stderr.write('simulators/loadgen/child.ts is meant to be forked (see fork.ts)\n')
@@ -21,15 +25,15 @@ const idle = setTimeout(() => process.exit(3), 30_000)
 
 process.once('message', (msg: ChildRequest) => {
   clearTimeout(idle)
-  const o = msg.options
-  const hardMs = o.durationMs + (o.drainMs ?? 5000) + (o.connectTimeoutMs ?? 5000) + 30_000
+  const hardMs = requestDeadlineMs(msg) + 30_000
   setTimeout(() => process.exit(4), hardMs).unref()
   const reply = (r: ChildReply): void => {
     process.send!(r, () => process.exit(0))
   }
   const tell = (r: ChildReply): void => void process.send!(r)
   const hooks = { onStart: () => tell({ type: 'started' }), onSendEnd: () => tell({ type: 'send-ended' }) }
-  runLoad(o, hooks).then(
+  const work: Promise<LoadResult | HeartbeatResult> = msg.type === 'run' ? runLoad(msg.options, hooks) : runHeartbeats(msg.options, hooks)
+  work.then(
     (result) => reply({ type: 'result', result }),
     (err: unknown) => reply({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
   )

@@ -84,3 +84,21 @@ export function encodeConnect(clientId: string, username: string, password: stri
 
 /** DISCONNECT is always the same two bytes [MQTT-3.14]. */
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
+
+/** The payload of one `status` heartbeat (kind in the topic, fields per our contract). */
+export function statusPayload(ts: number, seq: number, uptimeS: number): string {
+  return `{"v":1,"ts":${ts},"state":"online","battery_pct":87,"rssi_dbm":-61,"firmware":"2.4.1","uptime_s":${uptimeS},"seq":${seq}}`
+}
+
+/** One QoS 1 `status` PUBLISH on `stockyard/v1/{site}/{deviceId}/status`. */
+export function encodeStatus(site: string, deviceId: string, messageId: number, ts: number, seq: number, uptimeS: number): Buffer {
+  return mqttPacket.generate({
+    cmd: 'publish',
+    qos: 1,
+    dup: false,
+    retain: false,
+    topic: `stockyard/v1/${site}/${deviceId}/status`,
+    payload: statusPayload(ts, seq, uptimeS),
+    messageId,
+  })
+}

@@ -76,3 +76,54 @@ export interface LoadResult {
   /** The generator's own CPU over the run, as a fraction of one core (user + system). */
   cpuCores: number
 }
+
+/**
+ * Many devices, each connected for the whole run and publishing one QoS 1 `status` heartbeat every
+ * `intervalMs` (phases spread evenly over the interval). Plain JSON, like LoadOptions.
+ */
+export interface HeartbeatOptions {
+  host: string
+  port: number
+  site: string
+  /** One connection per device. */
+  devices: DeviceIdentity[]
+  /** Time between two heartbeats of one device. */
+  intervalMs: number
+  /** How long heartbeats are sent once every device is connected (or has failed to). */
+  durationMs: number
+  /** CONNECTs in flight at once (more overflow the listen backlog: a dropped SYN costs a 1 s retransmit). Default 100. */
+  connectConcurrency?: number
+  /** Per connection: TCP connect -> CONNACK. Default 30,000. */
+  connectTimeoutMs?: number
+  /** How long to wait for outstanding PUBACKs after the send phase. Default 5000. */
+  drainMs?: number
+  /** First `seq` of every device. Default 1. */
+  seqStart?: number
+}
+
+export interface HeartbeatResult {
+  devices: number
+  connected: number
+  /** Connections refused or timed out; `firstError` says why. */
+  failed: number
+  firstError: string | null
+  /** First TCP connect -> last CONNACK (of those that connected). */
+  connectMs: number
+  /** Per connection: TCP connect started -> CONNACK read. */
+  connectLatencyMs: LatencySummary
+  intervalMs: number
+  durationMs: number
+  /** Heartbeats per second asked for (connected / interval). */
+  targetRate: number
+  sent: number
+  acked: number
+  unacked: number
+  /** A heartbeat was due while the device's previous ones still filled its small window: not sent. */
+  skipped: number
+  /** Connections that closed during the heartbeat phase. */
+  dropped: number
+  /** Publish write -> PUBACK read. */
+  latencyMs: LatencySummary
+  /** The generator's CPU over connect + heartbeats, as a fraction of one core. */
+  cpuCores: number
+}

@@ -108,11 +108,12 @@ export class BoundedProcess {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const inner = this.pid()
     kill(inner, 'SIGTERM')
-    const exited = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)])
+    // Unref'd waits: a grace period that is not needed must not keep the bench alive after its end.
+    const exited = await Promise.race([this.exited.then(() => true), sleep(graceMs, false, { ref: false })])
     if (!exited) {
       kill(inner, 'SIGKILL')
       kill(this.child.pid!, 'SIGKILL')
-      await Promise.race([this.exited, sleep(2000)])
+      await Promise.race([this.exited, sleep(2000, undefined, { ref: false })])
     }
   }
 

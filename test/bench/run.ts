@@ -1,22 +1,28 @@
 /**
- * `npm run bench` — QoS 1 ingest and ack latency of bare aedes, mosquitto and the Stockyard
- * gateway on this machine, the rule engine's figures (publish-to-alert latency with 200 rules, and
- * ingest with those rules over ingest without), plus (full run only) the store-growth check. Prints
- * the tables and keeps them in BENCHMARKS.md.
+ * `npm run bench` — bare aedes, mosquitto and the Stockyard gateway on this machine, each in its
+ * own process, with the same generator: max QoS 1 ingest, ack latency at 1k / 5k / 10k msg/s,
+ * HTTP query latency under ingest (gateway), 10,000 connected devices with heartbeats, the gateway's
+ * RSS and event-loop delay per scenario, the rule engine's figures and the store-growth check.
+ * Prints the tables and keeps them in BENCHMARKS.md.
  *
- *   npm run bench                  full: 3 x 10 s max-ingest runs, 10 s at 5,000 msg/s, rules (3 + 3 interleaved runs, 200 probes), store growth
- *   npm run bench -- --quick       <= 3 min: 1 x 5 s, 5 s at 5,000 msg/s, rules (2 + 2 runs, 100 probes after a 30 s fill), no store growth
- * Flags: --targets aedes,mosquitto,gateway  --no-rules  --rules-only  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
+ *   npm run bench                  full (~13 min): every scenario, >= 3 runs of each figure
+ *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no store growth
+ * Flags: --only ingest,rates,http,conns,rules,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
+import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } from './conns-scenario.ts'
+import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
+import { withVitals, type Vitals } from './monitor.ts'
 import { machineBusyCores } from './proc.ts'
-import { COLUMNS, num, table, writeSection, type Row } from './report.ts'
+import { COLUMNS, num, table, writeSection } from './report.ts'
 import { renderRules, ruleEngineBench, type RuleFigures, type RulesBenchConfig } from './rules-scenario.ts'
-import { fmtRate, latencyAtRate, maxIngest, type BenchConfig, type IngestFigures, type RunFigures } from './scenarios.ts'
+import { fmtRate, latencyAtRates, maxIngest, spread, type BenchConfig, type RunFigures } from './scenarios.ts'
+import { allRuns, brokerRows, brokerTargets, renderVitals, type TargetFigures } from './tables.ts'
 import { seedRows } from './seed.ts'
 import { startAedes } from './targets/aedes.ts'
 import { gatewayDataDir, startGateway } from './targets/gateway.ts'
@@ -27,6 +33,9 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     targets: { type: 'string', default: COLUMNS.join(',') },
+    only: { type: 'string' },
+    devices: { type: 'string', default: '10000' },
+    'heartbeat-s': { type: 'string', default: '5' },
     connections: { type: 'string', default: '8' },
     'no-rules': { type: 'boolean', default: false },
     'rules-only': { type: 'boolean', default: false },
@@ -43,10 +52,14 @@ const cfg: BenchConfig = {
   connections: Number(flags.connections),
   window: 100,
   ingestRuns: flags.quick ? 1 : 3,
-  ingestMs: flags.quick ? 5000 : 10_000,
+  ingestMs: flags.quick ? 4000 : 10_000,
   latencyRate: 5000,
   latencyMs: flags.quick ? 5000 : 10_000,
+  rates: [1000, 5000, 10_000],
+  rateRuns: flags.quick ? 1 : 3,
+  rateMs: flags.quick ? 3000 : 4000,
 }
+const httpCfg: HttpBenchConfig = { runs: flags.quick ? 1 : 3, httpMs: flags.quick ? 3000 : 5000, connections: 4, ingestRate: 5000 }
 const rulesCfg: RulesBenchConfig = {
   ratioRuns: flags.quick ? 2 : 3,
   probeSpanMs: flags.quick ? 12_000 : 40_000,
@@ -56,8 +69,33 @@ if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const wanted = new Set(flags['rules-only'] ? [] : (flags.targets.split(',').map((s) => s.trim()) as TargetName[]))
-const wantRules = !flags['no-rules']
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'growth'] as const
+type Scenario = (typeof SCENARIOS)[number]
+const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
+const only = new Set<Scenario>(
+  flags.only ? (flags.only.split(',').map((s) => s.trim()) as Scenario[]) : flags['rules-only'] ? ['rules'] : flags.quick ? QUICK : SCENARIOS,
+)
+if (flags['no-rules']) only.delete('rules')
+const unknown = [...only].filter((s) => !SCENARIOS.includes(s))
+if (unknown.length) {
+  process.stderr.write(`--only: unknown scenario ${unknown.join(', ')}; scenarios: ${SCENARIOS.join(', ')}\n`)
+  process.exit(2)
+}
+const skippedQuick = flags.quick && !flags.only && !flags['rules-only'] ? SCENARIOS.filter((s) => !only.has(s) && !(s === 'rules' && flags['no-rules'])) : []
+const wanted = new Set(flags.targets.split(',').map((s) => s.trim()) as TargetName[])
+const wantRules = only.has('rules')
+const connsCfg: ConnsBenchConfig = {
+  devices: Number(flags.devices),
+  intervalMs: Number(flags['heartbeat-s']) * 1000,
+  durationMs: flags.quick ? 10_000 : 12_000,
+  runs: flags.quick ? 1 : 3,
+  baselines: !flags.quick,
+  targets: wanted,
+}
+if (!(Number.isInteger(connsCfg.devices) && connsCfg.devices > 0) || !(connsCfg.intervalMs >= 1000)) {
+  process.stderr.write(`--devices must be a whole number above 0 and --heartbeat-s at least 1\n`)
+  process.exit(2)
+}
 const log = (s: string): void => void process.stderr.write(s + '\n')
 
 // Whatever is running gets stopped if we are interrupted.
@@ -69,11 +107,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-interface TargetFigures {
-  ingest: IngestFigures
-  latency: RunFigures
-  counters: Record<string, number> | null
-}
 const figures: Partial<Record<TargetName, TargetFigures>> = {}
 const labels: Record<TargetName, string> = { aedes: 'bare aedes', mosquitto: 'mosquitto', gateway: 'stockyard gateway' }
 const notes: string[] = []
@@ -113,26 +146,59 @@ if (busyAtStart > 0.25) {
   log(`warning: the machine is already busy (${busyAtStart.toFixed(2)} cores in use before the bench); figures will be low and noisy`)
   notes.push(`the machine was busy before the start (${busyAtStart.toFixed(2)} cores used by other processes): figures are disturbed; rerun on an idle machine`)
 }
+if (skippedQuick.length) {
+  log(`--quick: skipping ${skippedQuick.join(', ')} (run them with --only ${skippedQuick.join(',')})`)
+  notes.push(`--quick skipped: ${skippedQuick.join(', ')}; the conns scenario ran against the gateway only (no baselines), 1 run each`)
+}
+const vitals: Array<{ scenario: string; vitals: Vitals }> = []
 for (const name of COLUMNS) {
   if (!wanted.has(name)) continue
-  const f = await withTarget(name, starters[name], async (t) => {
+  const doHttp = name === 'gateway' && only.has('http')
+  if (!only.has('ingest') && !only.has('rates') && !doHttp) continue
+  const f = await withTarget(name, starters[name], async (t): Promise<TargetFigures> => {
     const before = await t.counters()
-    const ingest = await maxIngest(t, cfg, log)
-    const latency = await latencyAtRate(t, cfg, log)
+    const v: Record<string, Vitals> = {}
+    const watch = async <T>(key: string, body: () => Promise<T>): Promise<T> => {
+      const r = await withVitals(t, body)
+      v[key] = r.vitals
+      return r.value
+    }
+    const ingest = only.has('ingest') ? await watch('ingest', () => maxIngest(t, cfg, log)) : null
+    const rates = only.has('rates') ? await watch('rates', () => latencyAtRates(t, cfg, log)) : null
+    const http = doHttp ? await watch('http', () => httpUnderIngest(t, cfg, httpCfg, log)) : null
     const after = await t.counters()
-    return { ingest, latency, counters: after && diff(after, before) }
+    return { ingest, rates, http, vitals: v, counters: after && diff(after, before) }
   })
   if (f) figures[name] = f
+}
+const gv = figures.gateway?.vitals ?? {}
+if (gv.ingest) vitals.push({ scenario: `Max QoS 1 ingest (warm-up + ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s)`, vitals: gv.ingest })
+if (gv.rates)
+  vitals.push({
+    scenario: `Ack latency at ${cfg.rates.map((r) => r.toLocaleString('en-US')).join(' / ')} msg/s (${cfg.rateRuns} × ${cfg.rateMs / 1000} s each)`,
+    vitals: gv.rates,
+  })
+if (gv.http) vitals.push({ scenario: `HTTP queries under ${fmtRate(httpCfg.ingestRate)} msg/s ingest`, vitals: gv.http })
+
+let conns: ConnsFigures | null = null
+if (only.has('conns')) {
+  conns = await connsBench(connsCfg, SITE, log, active)
+  const runs = conns.runs.gateway ?? []
+  if (runs.length)
+    vitals.push({
+      scenario: `${conns.devices.toLocaleString('en-US')} connections with heartbeats (worst run)`,
+      vitals: worstVitals(runs.map((r) => r.vitals)),
+    })
 }
 
 let rules: RuleFigures | null = null
 if (wantRules) rules = await ruleEngineBench(cfg, rulesCfg, SITE, log, active)
 
-let growth = cfg.quick ? 'skipped (--quick)' : 'not run (gateway not among --targets)'
-if (!cfg.quick && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
+let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
+if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
-const rows = buildRows()
-const md = table(rows, labels)
+const rows = brokerRows(figures, cfg)
+const md = rows.length ? table(rows, labels) : ''
 const section = render(md)
 process.stdout.write(`\n${section}\n`)
 if (!flags['no-write']) {
@@ -143,8 +209,8 @@ log(`bench took ${Math.round((Date.now() - t0) / 1000)} s`)
 
 /** Store growth: seed the gateway's data dir, then the same max-ingest runs; compare to the empty-store median. */
 async function storeGrowth(rows: number): Promise<string> {
-  const empty = figures.gateway?.ingest.median
-  if (empty === undefined) return 'not run (the gateway was unavailable)'
+  const empty = figures.gateway?.ingest?.median
+  if (empty === undefined) return 'not run (needs the ingest scenario on the gateway first)'
   const dir = gatewayDataDir()
   log(`store growth: seeding ${rows.toLocaleString('en-US')} rows into ${dir}`)
   const seeded = await seedRows(dir, rows, { site: SITE, maxMs: 30 * 60_000, onProgress: (n) => log(`  seeded ${n.toLocaleString('en-US')} rows`) })
@@ -156,51 +222,17 @@ async function storeGrowth(rows: number): Promise<string> {
   const f = await withTarget(
     'gateway',
     () => startGateway(cfg.connections, SITE, dir),
-    (t) => maxIngest(t, cfg, log),
+    (t) => withVitals(t, () => maxIngest(t, cfg, log)),
   )
   if (!f) return 'not run (the seeded gateway failed; see notes)'
-  const pct = (100 * f.median) / empty
+  vitals.push({ scenario: `Store growth: max ingest with ${seeded.rows.toLocaleString('en-US')} rows stored`, vitals: f.vitals })
+  const pct = (100 * f.value.median) / empty
   const other = (runs: RunFigures[]): string => Math.max(...runs.map((r) => r.otherCpuCores)).toFixed(2)
   return (
-    `${fmtRate(f.median)} msg/s (median of ${f.runs.length}) with ${seeded.rows.toLocaleString('en-US')} rows stored vs ${fmtRate(empty)} msg/s on an empty store ` +
+    `${fmtRate(f.value.median)} msg/s (median of ${f.value.runs.length}) with ${seeded.rows.toLocaleString('en-US')} rows stored vs ${fmtRate(empty)} msg/s on an empty store ` +
     `= **${pct.toFixed(1)} %** (target ≥ 90 %: ${pct >= 90 ? 'PASS' : 'FAIL'}); seeding took ${Math.round(seeded.ms / 1000)} s; ` +
-    `other processes used up to ${other(f.runs)} cores during the seeded runs, ${other(figures.gateway!.ingest.runs)} during the empty-store runs`
+    `other processes used up to ${other(f.value.runs)} cores during the seeded runs, ${other(figures.gateway!.ingest!.runs)} during the empty-store runs`
   )
-}
-
-function buildRows(): Row[] {
-  const pick = (f: (x: TargetFigures) => number): Partial<Record<TargetName, number>> =>
-    Object.fromEntries(COLUMNS.filter((c) => figures[c]).map((c) => [c, f(figures[c]!)]))
-  const rangeCells = Object.fromEntries(
-    COLUMNS.filter((c) => figures[c]).map((c) => {
-      const i = figures[c]!.ingest
-      return [c, i.runs.length > 1 ? `${fmtRate(i.median)} (${fmtRate(i.min)}–${fmtRate(i.max)})` : fmtRate(i.median)]
-    }),
-  )
-  const r = cfg.latencyRate.toLocaleString('en-US')
-  const maxOf = (xs: RunFigures[], f: (x: RunFigures) => number): number => Math.max(...xs.map(f))
-  return [
-    {
-      figure: `Max QoS 1 ingest, msg/s (median${cfg.ingestRuns > 1 ? ` of ${cfg.ingestRuns} [min–max]` : ''})`,
-      values: pick((x) => x.ingest.median),
-      cells: rangeCells,
-    },
-    { figure: `Ack latency p50 @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.p50), digits: 2 },
-    { figure: `Ack latency p99 @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.p99), digits: 2 },
-    { figure: `Ack latency max @ ${r} msg/s, ms`, values: pick((x) => x.latency.load.latencyMs.max), digits: 1 },
-    { figure: `Achieved rate @ ${r} msg/s`, values: pick((x) => x.latency.load.rate) },
-    { figure: 'Broker CPU at max ingest, cores', values: pick((x) => median(x.ingest.runs.map((run) => run.brokerCpuCores))), digits: 2 },
-    {
-      figure: 'Broker peak RSS, MiB',
-      values: pick((x) =>
-        Math.max(
-          maxOf(x.ingest.runs, (run) => run.brokerRssPeakMb),
-          x.latency.brokerRssPeakMb,
-        ),
-      ),
-    },
-    { figure: 'Generator CPU at max ingest, cores', values: pick((x) => maxOf(x.ingest.runs, (run) => run.load.cpuCores)), digits: 2 },
-  ]
 }
 
 function render(md: string): string {
@@ -208,13 +240,13 @@ function render(md: string): string {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
   const unacked = COLUMNS.flatMap((c) => {
     const f = figures[c]
-    const n = f ? [...f.ingest.runs, f.latency].reduce((s, run) => s + run.load.unacked, 0) : 0
+    const n = f ? allRuns(f).reduce((s, run) => s + run.load.unacked, 0) : 0
     return n ? [`${labels[c]}: ${n} messages never acknowledged`] : []
   })
   const counters = figures.gateway?.counters
   const disturbed = COLUMNS.flatMap((c) => {
     const f = figures[c]
-    const other = f ? Math.max(...[...f.ingest.runs, f.latency].map((run) => run.otherCpuCores)) : 0
+    const other = f ? Math.max(0, ...allRuns(f).map((run) => run.otherCpuCores)) : 0
     return other > 0.2 ? [`${labels[c]}: other processes used up to ${other.toFixed(2)} cores during its runs`] : []
   })
   const lines = [
@@ -224,9 +256,15 @@ function render(md: string): string {
     `- Node ${process.version}`,
     `- Command: \`${command}\``,
     `- Load: ${cfg.connections} connections (one per device), at most ${cfg.window} un-acked QoS 1 PUBLISHes each, \`reading\` payloads of ~92 B (136 B packets) on \`stockyard/v1/${SITE}/{device}/reading\`; ` +
-      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process; the gateway column runs with an empty rules dir of its own. Max ingest: a 3 s warm-up, then ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; latency: ${cfg.latencyRate.toLocaleString('en-US')} msg/s for ${cfg.latencyMs / 1000} s, publish write → PUBACK read.`,
+      `the generator (simulators/loadgen, pre-encoded packets on raw sockets) runs in its own process; the gateway column runs with an empty rules dir of its own. Max ingest: a 3 s warm-up, then ${cfg.ingestRuns} × ${cfg.ingestMs / 1000} s; ack latency (publish write → PUBACK read): ` +
+      `${cfg.rates.map((r) => r.toLocaleString('en-US')).join(', ')} msg/s, ${cfg.rateRuns} × ${cfg.rateMs / 1000} s each (rates in turn). Cells: median (min–max) when there are several runs; ratios of medians.`,
+    `- Scenarios: ${[...only].join(', ')}`,
     '',
-    ...(wanted.size ? [md, ''] : []),
+    ...(md ? [md, ''] : []),
+    ...(brokerTargets(figures).length ? [...brokerTargets(figures), ''] : []),
+    ...(figures.gateway?.http ? [...renderHttp(figures.gateway.http, httpCfg, cfg.connections, ackP99(httpCfg.ingestRate)), ''] : []),
+    ...(conns ? [...renderConns(conns, connsCfg), ''] : []),
+    ...(vitals.length ? [...renderVitals(vitals), ''] : []),
     ...(rules ? [...renderRules(rules, cfg, rulesCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
@@ -250,7 +288,23 @@ function diff(after: Record<string, number>, before: Record<string, number> | nu
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before?.[k] ?? 0)]))
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? 0
+/** The gateway's median ack p99 at `rate` from the rates scenario, if it ran at that rate. */
+function ackP99(rate: number): number | null {
+  const runs = figures.gateway?.rates?.get(rate)
+  return runs?.length ? spread(runs.map((r: RunFigures) => r.load.latencyMs.p99)).median : null
+}
+
+/** Over several runs: the highest RSS peak, the worst lag figures. */
+function worstVitals(vs: Vitals[]): Vitals {
+  const worst = (pick: (v: Vitals) => number | null): number | null => {
+    const xs = vs.map(pick).filter((x): x is number => x !== null)
+    return xs.length ? Math.max(...xs) : null
+  }
+  return {
+    rssPeakMb: Math.max(...vs.map((v) => v.rssPeakMb)),
+    lagMaxMs: worst((v) => v.lagMaxMs),
+    lagP99Ms: worst((v) => v.lagP99Ms),
+    lagWorstP99Ms: worst((v) => v.lagWorstP99Ms),
+    windows: vs.reduce((s, v) => s + v.windows, 0),
+  }
 }

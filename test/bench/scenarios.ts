@@ -13,8 +13,26 @@ export interface BenchConfig {
   window: number
   ingestRuns: number
   ingestMs: number
+  /** The rule scenario's background rate. */
   latencyRate: number
   latencyMs: number
+  /** Ack latency at fixed rates: these rates, `rateRuns` runs of `rateMs` each. */
+  rates: number[]
+  rateRuns: number
+  rateMs: number
+}
+
+/** min / median / max of a figure over runs. */
+export interface Spread {
+  min: number
+  median: number
+  max: number
+  runs: number
+}
+
+export function spread(xs: number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b)
+  return { min: s[0] ?? 0, median: s[Math.floor(s.length / 2)] ?? 0, max: s[s.length - 1] ?? 0, runs: s.length }
 }
 
 export interface RunFigures {
@@ -106,6 +124,22 @@ export async function latencyAtRate(target: Target, cfg: BenchConfig, log: (s: s
     `  latency @ ${cfg.latencyRate} msg/s: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms; sent ${r.load.sent}, acked ${r.load.acked}, max backlog ${r.load.maxBacklog}`,
   )
   return r
+}
+
+/** Publish -> PUBACK latency at each of `cfg.rates`, `cfg.rateRuns` runs each (rates in turn: 1k 5k 10k 1k 5k 10k …). */
+export async function latencyAtRates(target: Target, cfg: BenchConfig, log: (s: string) => void): Promise<Map<number, RunFigures[]>> {
+  const out = new Map<number, RunFigures[]>(cfg.rates.map((r) => [r, []]))
+  for (let i = 0; i < cfg.rateRuns; i++) {
+    for (const rate of cfg.rates) {
+      const r = await measure(target, cfg, { kind: 'rate', msgPerSec: rate }, cfg.rateMs)
+      const l = r.load.latencyMs
+      log(
+        `  ack latency @ ${rate} msg/s, run ${i + 1}/${cfg.rateRuns}: p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms; achieved ${fmtRate(r.load.rate)} msg/s, unacked ${r.load.unacked}`,
+      )
+      out.get(rate)!.push(r)
+    }
+  }
+  return out
 }
 
 export function fmtRate(n: number): string {

@@ -78,7 +78,8 @@ export async function provisionGateway(
 
 /** The scrypt hash of an internal client's password, for `mqtt.internalClients` (via `stockyard hash-secret`). */
 export async function hashSecret(secret: string): Promise<string> {
-  const r = await cli<{ passwordHash?: string }>(['hash-secret', '--secret', secret])
+  // `--secret=S`: a random secret may start with '-', which `--secret S` would take for a flag.
+  const r = await cli<{ passwordHash?: string }>(['hash-secret', `--secret=${secret}`])
   if (typeof r.passwordHash !== 'string') throw new Error(`hash-secret printed ${JSON.stringify(r)}`)
   return r.passwordHash
 }
@@ -138,6 +139,7 @@ export async function launchGateway(dataDir: string, site: string, p: Provisione
         pid: proc.pid(),
         site,
         devices: p.devices,
+        http: { port: ports.http, token: p.token },
         counters: () => scrape(ports.http, p.token),
         stop,
       },

@@ -12,6 +12,8 @@ export interface Target {
   pid: number
   site: string
   devices: DeviceIdentity[]
+  /** The HTTP API and a viewer token (the gateway only): for /metrics and the HTTP scenario. */
+  http?: { port: number; token: string | null }
   /** Broker-side counters (e.g. accepted / rejected), when the target exposes them. */
   counters(): Promise<Record<string, number> | null>
   /** Stop the broker (SIGTERM, bounded) and remove what it left behind. */
