@@ -63,6 +63,7 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
     token: { type: 'string' },
     truth: { type: 'string' },
     rules: { type: 'string' },
+    site: { type: 'string' },
     check: { type: 'boolean' },
     quiet: { type: 'boolean' },
   })
@@ -121,7 +122,7 @@ export async function runSimulate(argv: string[]): Promise<SimulateResult> {
   if (external) {
     const store = openSqliteStore({ dataDir, synchronous: 'NORMAL' })
     try {
-      site = loadConfig({ env: process.env, overrides: { dataDir } }).site
+      site = values.site ?? loadConfig({ env: process.env, overrides: { dataDir } }).site
       passwords = await provision(store.devices, site, model.devices)
       token ??= store.tokens.add('viewer', 'simulate').token
     } finally {

@@ -18,7 +18,7 @@ const USAGE = `usage: stockyard <command> [flags]
   hash-secret --secret S   print the scrypt hash of an internal client's password, for config
   rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error
   simulate  [--scenario FILE] [--seed N] [--accelerate N] [--truth FILE] [--check] [--quiet] [--rules DIR]
-            [--data DIR] [--mqtt URL --api URL --token T]   play a simulated warehouse through a gateway
+            [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
             (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
   simulate  --replay FILE.csv [--accelerate N] [--data DIR] [--rules DIR] [--mqtt URL]   publish a recording
   schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
