@@ -14,7 +14,7 @@ import { ReplayModel } from '../simulators/replay.ts'
 import { loadScenario, parseScenario } from '../simulators/scenario.ts'
 import { readStock } from '../gateway/state/stock.ts'
 import { openSqliteStore } from '../gateway/store/sqlite/index.ts'
-import { tempDir } from './helpers/gateway.ts'
+import { startTestGateway, tempDir } from './helpers/gateway.ts'
 
 const DAY_YAML = new URL('../simulators/scenarios/day.yaml', import.meta.url).pathname
 const dirs: string[] = []
@@ -55,6 +55,43 @@ describe('stockyard simulate --check', () => {
     // The truth written during the real run is the model's own: the gateway and the clock change nothing in it.
     expect(readFileSync(truthFile, 'utf8')).toBe(offlineTruth(7))
   }, 120_000)
+})
+
+describe('stockyard simulate --mqtt (a gateway that is already running, real time)', () => {
+  it('registers its devices in the running gateway, plays 10 s of a scenario into it, and the check agrees', async () => {
+    const gw = await startTestGateway()
+    try {
+      const dir = tempDir('stockyard-sim-ext-')
+      dirs.push(dir)
+      const file = join(dir, 'tiny.yaml')
+      writeFileSync(
+        file,
+        [
+          'name: tiny',
+          'duration: 10s',
+          'step: 1s',
+          'zones: [{ id: cold-1, kind: cold, setpoint: 4 }, { id: dock-1, kind: dock, setpoint: 12 }]',
+          'skus:',
+          '  - { sku: SKU-1, bin: A-1, unitWeightKg: 1, initial: 50, reorderPoint: 5, orderQty: 10, leadTime: 1h, demand: { perDay: 400000, hours: [0, 24] }, scale: true }',
+          'devices: { envEvery: 1s, scaleEvery: 2s, heartbeatEvery: 5s }',
+        ].join('\n'),
+      )
+      const { report, drive } = await runSimulate([
+        ...['--scenario', file, '--check', '--quiet', '--data', gw.dataDir, '--site', gw.config.site],
+        ...['--mqtt', `mqtt://127.0.0.1:${gw.ports.mqtt}`, '--api', gw.url(''), '--token', gw.token('viewer'), '--truth', join(dir, 'truth.ndjson')],
+      ])
+      expect(drive.failed).toBe(0)
+      expect(drive.acked).toBe(drive.published)
+      expect(drive.published).toBeGreaterThan(15)
+      expect(gw.store.devices.get('scale-sku-1')).toMatchObject({ kind: 'scale', site: gw.config.site })
+      // Picks happened (400,000 a day is ~46 a second): the stock moved, and the gateway agrees to the unit.
+      expect(report!.stock).toEqual([expect.objectContaining({ sku: 'SKU-1', error: 0 })])
+      expect(report!.stock[0]!.truth).toBeLessThan(50)
+      expect(report!.ok).toBe(true)
+    } finally {
+      await gw.dispose()
+    }
+  }, 60_000)
 })
 
 describe('ground truth', () => {
