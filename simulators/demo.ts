@@ -9,12 +9,12 @@ import { systemClock } from '../gateway/core/clock.ts'
 import { createLogger } from '../gateway/core/log.ts'
 import { drive } from './driver.ts'
 import { WarehouseModel } from './model.ts'
-import { provision, startOf } from './run.ts'
+import { DEFAULT_SCENARIO, provision, startOf } from './run.ts'
 import { loadScenario } from './scenario.ts'
 
 export async function runDemo(argv: string[]): Promise<void> {
   const gw = await runStart(argv)
-  const scenario = loadScenario(gw.config.demo.scenario)
+  const scenario = loadScenario(gw.config.demo.scenario ?? DEFAULT_SCENARIO)
   const log = createLogger(gw.config.log.level).child({ c: 'demo' })
   const viewer = gw.store.tokens.add('viewer', 'demo')
   const host = gw.config.host

@@ -27,7 +27,8 @@ import { WarehouseModel, type SimDevice, type TruthRecord } from './model.ts'
 import { loadScenario, type Scenario } from './scenario.ts'
 
 export const SIM_RULES_DIR = new URL('./scenarios/rules/', import.meta.url).pathname
-const DEFAULT_SCENARIO = new URL('./scenarios/small.yaml', import.meta.url).pathname
+/** The built-in scenario of `stockyard demo` and of `simulate` without --scenario. */
+export const DEFAULT_SCENARIO = new URL('./scenarios/small.yaml', import.meta.url).pathname
 
 /** Register the scenario's devices (a device already registered gets a new password); returns the passwords. */
 export async function provision(devices: DeviceRegistry, site: string, sim: readonly SimDevice[]): Promise<Map<string, string>> {

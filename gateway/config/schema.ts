@@ -159,8 +159,8 @@ export const ConfigSchema = z
     /** The built-in demo warehouse started by `stockyard demo` (`npm start`). */
     demo: z
       .strictObject({
-        /** The scenario file the simulator plays in real time (see simulators/scenarios/). */
-        scenario: z.string().min(1).default('simulators/scenarios/small.yaml'),
+        /** The scenario file the simulator plays in real time; default the built-in simulators/scenarios/small.yaml. */
+        scenario: z.string().min(1).optional(),
         seed: z.number().int().min(0).default(1),
       })
       .prefault({}),
