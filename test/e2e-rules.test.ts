@@ -4,7 +4,7 @@
  * receiver; a receive brings it back and it resolves everywhere. Also the shipment SLA with a
  * short deadline, and a bad rule file that leaves the running rules alone.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -182,5 +182,24 @@ describe('hot reload', () => {
       }, 5000),
     ).toBe(true)
     expect((await alertsOf('reorder-point')).map((a) => a.state)).toEqual(['firing'])
+  })
+})
+
+describe('no rules directory', () => {
+  it('starts without rules (a warning, not a failed start); PUT /api/v1/rules/{file} creates the directory and applies the pack', async () => {
+    const missing = join(tempDir('stockyard-norules-'), 'rules')
+    const other = await startTestGateway({ rules: { dir: missing } })
+    try {
+      const admin = other.token('admin')
+      const before = await getJson<{ packs: unknown[] }>(other, '/api/v1/rules', admin)
+      expect(before.packs).toEqual([])
+      const res = await fetch(other.url('/api/v1/rules/site.yaml'), { method: 'PUT', headers: { authorization: `Bearer ${admin}` }, body: PACK })
+      expect(res.status, await res.clone().text()).toBe(200)
+      const after = await getJson<{ packs: Array<{ file: string }> }>(other, '/api/v1/rules', admin)
+      expect(after.packs.map((p) => p.file)).toEqual(['site.yaml'])
+      expect(existsSync(join(missing, 'site.yaml'))).toBe(true)
+    } finally {
+      await other.dispose()
+    }
   })
 })

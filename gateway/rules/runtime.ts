@@ -9,9 +9,9 @@
  * that id are read back from the log and folded in before the rules run. Threshold windows are rebuilt
  * from the stored points of their last window. Alert rows keep `for`, firing state and silences.
  */
-import { renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { basename } from 'node:path'
+import { basename, dirname } from 'node:path'
 import type { Database } from 'better-sqlite3'
 import type { Config } from '../config/schema.ts'
 import type { TimerClock } from '../core/clock.ts'
@@ -125,17 +125,21 @@ export class RuleRuntime implements RuntimeCalls {
    */
   start(): void {
     const { config } = this.deps
+    // No rules directory (a gateway started away from the repo, say) is no rules, not a failed start:
+    // PUT /api/v1/rules/{file} creates it. A directory that exists must hold valid packs.
+    const dirExists = existsSync(config.rules.dir)
+    if (!dirExists) this.deps.log.warn({ dir: config.rules.dir }, 'the rules directory does not exist: running without rules and SKU master')
     const skus = loadSkuFile(config.rules.dir)
     if (!skus.ok) throw new StockyardError('config.invalid', `the SKU master is invalid:\n  ${skus.errors.join('\n  ')}`)
     this.skus.syncFile(skus.entries)
     this.book.load()
     this.catchUp()
-    const loaded = loadRulePacks(config.rules.dir)
+    const loaded = dirExists ? loadRulePacks(config.rules.dir) : { ok: true as const, packs: [], rules: [] }
     if (!loaded.ok) throw new StockyardError('config.invalid', `rule packs in ${config.rules.dir} are invalid:\n  ${loaded.errors.join('\n  ')}`)
     this.packs = loaded.packs
     this.install(loaded.rules, true)
     this.outbox.start()
-    if (config.rules.watch) this.watchDir()
+    if (config.rules.watch && dirExists) this.watchDir()
     this.maintain()
     this.upkeep = setInterval(() => this.maintain(), HOUR)
     this.upkeep.unref()
@@ -487,6 +491,7 @@ function snapshotOf(s: ShipmentChange | { id: string; status: string; steps: Rec
 }
 
 function writeAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true })
   const tmp = `${path}.${process.pid}.tmp`
   writeFileSync(tmp, text)
   renameSync(tmp, path)
