@@ -15,7 +15,8 @@ const USAGE = `usage: stockyard <command> [flags]
   demo      start with a small simulated warehouse (what npm start runs); same flags as start
   devices   add --id ID --kind KIND --site SITE --zone ZONE | list | disable --id ID | enable --id ID | rotate --id ID
   tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
-  hash-secret --secret S   print the scrypt hash of an internal client's password, for config
+  hash-secret --secret=S   print the scrypt hash of an internal client's password, for config
+            (write --secret=S: a secret starting with - is otherwise taken for a flag)
   rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error
   simulate  [--scenario FILE] [--seed N] [--accelerate N] [--truth FILE] [--check] [--quiet] [--rules DIR]
             [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
