@@ -170,9 +170,12 @@ export class RuleRuntime implements RuntimeCalls {
     const seen = new Set<string>()
     let battery: Map<string, number> | undefined
     let events = 0
+    // All points of the batch in one call: each rule reads each of its windows once per batch.
+    const points: PointRecord[] = []
+    for (const a of accepted) for (const p of a.points) points.push(p)
+    if (points.length) this.engine.onPoints(points)
     for (const a of accepted) {
       seen.add(a.device)
-      if (a.points.length) this.engine.onPoints(a.points)
       events += a.events.length
       for (const e of a.events) {
         const body = e.body
