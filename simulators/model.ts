@@ -258,13 +258,13 @@ export class WarehouseModel {
     if (!k.demandToday) return []
     const date = new Date(from)
     const hour = date.getUTCHours()
-    const [h0, h1] = d.hours
-    if (hour < h0 || hour >= h1) return []
+    const share = dailyShape(d.hours)[hour]!
+    if (share === 0) return []
     const weekly = d.weekly[(date.getUTCDay() + 6) % 7]! / (d.weekly.reduce((a, b) => a + b, 0) / 7)
     const since = from - this.start
     const promo = d.promotions.filter((p) => since >= p.from && since < p.to).reduce((f, p) => f * p.factor, 1)
     const dayShare = d.pattern === 'intermittent' ? 1 / d.dayChance : 1
-    const perStep = ((d.perDay * dayShare * weekly * promo * (1 + d.trend * (since / DAY)) * 24) / (h1 - h0)) * (dt / DAY)
+    const perStep = d.perDay * dayShare * weekly * promo * (1 + d.trend * (since / DAY)) * share * (dt / HOUR)
     const lines = k.rnd.poisson(perStep / d.lineMean)
     const out: Array<{ at: number; run: () => void }> = []
     for (let i = 0; i < lines; i++) {
@@ -508,6 +508,24 @@ export class WarehouseModel {
     for (const k of this.skus) stock[k.spec.sku] = Object.fromEntries([...k.onHand].sort(([a], [b]) => (a < b ? -1 : 1)))
     this.truth({ type: 'end', t: this.end, stock, faults: sortKeys(this.faultCounts), incidents: sortKeys(this.incidentCounts) })
   }
+}
+
+const shapes = new Map<string, number[]>()
+
+/**
+ * Daily seasonality: the share of a day's demand in each UTC hour, a half-sine over the hours
+ * [h0, h1) that peaks mid-shift (at about 1.6 times the flat rate) and is 0 outside them.
+ */
+export function dailyShape([h0, h1]: readonly [number, number]): number[] {
+  const key = `${h0}-${h1}`
+  let shape = shapes.get(key)
+  if (!shape) {
+    const weights = Array.from({ length: 24 }, (_, h) => (h >= h0 && h < h1 ? Math.sin((Math.PI * (h + 0.5 - h0)) / (h1 - h0)) : 0))
+    const total = weights.reduce((a, b) => a + b, 0)
+    shape = weights.map((w) => w / total)
+    shapes.set(key, shape)
+  }
+  return shape
 }
 
 /** The times t = start + k × every inside [from, to). */

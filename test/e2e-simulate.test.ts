@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { renderReport } from '../simulators/check.ts'
-import { WarehouseModel, type TruthRecord } from '../simulators/model.ts'
+import { dailyShape, WarehouseModel, type TruthRecord } from '../simulators/model.ts'
 import { runSimulate, startOf } from '../simulators/run.ts'
 import { ReplayModel } from '../simulators/replay.ts'
 import { loadScenario, parseScenario } from '../simulators/scenario.ts'
@@ -102,6 +102,15 @@ describe('ground truth', () => {
     const end = JSON.parse(a.trim().split('\n').at(-1)!) as Extract<TruthRecord, { type: 'end' }>
     expect(end.type).toBe('end')
     expect(Object.keys(end.stock)).toEqual(['SKU-0001', 'SKU-0002', 'SKU-0003', 'SKU-0004'])
+  })
+
+  it('spreads a day of demand over the working hours, peaking mid-shift', () => {
+    const shape = dailyShape([6, 22])
+    expect(shape.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12)
+    expect(shape.slice(0, 6).concat(shape.slice(22))).toEqual(Array(8).fill(0))
+    expect(Math.max(...shape)).toBeCloseTo(shape[13]!, 12)
+    expect(shape[6]!).toBeLessThan(shape[10]!)
+    expect(shape[13]! / (1 / 16)).toBeCloseTo(Math.PI / 2, 1)
   })
 
   it('keeps stock whole: the stock records fold to the end stock, and no bin ever goes below zero', () => {
