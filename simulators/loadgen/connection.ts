@@ -7,7 +7,7 @@
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { CONNACK, FrameReader, PUBACK } from './frames.ts'
-import { DISCONNECT, ReadingEncoder, encodeConnect, type EncodedChunk } from './encode.ts'
+import { disconnect, ReadingEncoder, encodeConnect, type EncodedChunk } from './encode.ts'
 import type { LatencyRecorder } from './latency.ts'
 import type { DeviceIdentity } from './types.ts'
 
@@ -114,19 +114,8 @@ export class LoadConnection {
   }
 
   /** DISCONNECT, end, and wait (bounded) for the socket to close. */
-  async close(timeoutMs = 2000): Promise<void> {
-    if (this.socket.destroyed) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.socket.destroy()
-        resolve()
-      }, timeoutMs)
-      this.socket.once('close', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      this.socket.end(DISCONNECT)
-    })
+  close(timeoutMs = 2000): Promise<void> {
+    return disconnect(this.socket, timeoutMs)
   }
 
   private frame(type: number, buf: Buffer, start: number): void {

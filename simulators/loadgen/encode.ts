@@ -5,6 +5,7 @@
  * accepted window; `seq` counts up per device, so (seq, ts) never repeats.
  */
 import mqttPacket from 'mqtt-packet'
+import type { Socket } from 'node:net'
 
 /** Consecutive encoded PUBLISHes: message k is `buf[offsets[k], offsets[k + 1])` with packet id `ids[k]`. */
 export interface EncodedChunk {
@@ -100,5 +101,21 @@ export function encodeStatus(site: string, deviceId: string, messageId: number, 
     topic: `stockyard/v1/${site}/${deviceId}/status`,
     payload: statusPayload(ts, seq, uptimeS),
     messageId,
+  })
+}
+
+/** DISCONNECT, end the socket, and wait (at most `timeoutMs`, then destroy it) for it to close. */
+export async function disconnect(socket: Socket, timeoutMs: number): Promise<void> {
+  if (socket.destroyed) return
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve()
+    }, timeoutMs)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    socket.end(DISCONNECT)
   })
 }

@@ -9,7 +9,7 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CONNACK, FrameReader, PUBACK } from './frames.ts'
-import { DISCONNECT, encodeConnect, encodeStatus } from './encode.ts'
+import { disconnect, encodeConnect, encodeStatus } from './encode.ts'
 import { LatencyRecorder } from './latency.ts'
 import type { LoadHooks } from './run.ts'
 import type { DeviceIdentity, HeartbeatOptions, HeartbeatResult } from './types.ts'
@@ -93,19 +93,8 @@ class HeartbeatConnection {
   }
 
   /** DISCONNECT, end, and wait (bounded) for the close. */
-  async close(timeoutMs = 3000): Promise<void> {
-    if (this.socket.destroyed) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.socket.destroy()
-        resolve()
-      }, timeoutMs)
-      this.socket.once('close', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      this.socket.end(DISCONNECT)
-    })
+  close(timeoutMs = 3000): Promise<void> {
+    return disconnect(this.socket, timeoutMs)
   }
 
   private frame(type: number, buf: Buffer, start: number): void {
