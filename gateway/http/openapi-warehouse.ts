@@ -3,6 +3,7 @@
  * their paths and schemas, merged into the document by `openapi.ts`.
  */
 import { SEVERITIES } from '../rules/schema.ts'
+import { PACK_FILE_NAME } from '../rules/load.ts'
 import { ALERT_STATES, MAX_HISTORY } from './alerts.ts'
 import { MAX_JSON_BYTES, MAX_RULE_PACK_BYTES } from './body.ts'
 import { bearer, epochMs, errors, instant, json, jsonBody, nullableEpochMs, object, pathParam, query, ref, type PathItem } from './openapi-parts.ts'
@@ -107,7 +108,7 @@ export const warehousePaths = {
         'The body is the pack as YAML (or JSON) text, stored as sent. A pack with any error is refused as a whole: ' +
         '400 with every error (file, rule, field) in `error.details.errors`; the file and the running rules stay as they were.',
       ...admin,
-      parameters: [pathParam('file', 'Pack file name in the rules directory', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}\\.ya?ml$' })],
+      parameters: [pathParam('file', 'Pack file name in the rules directory', { type: 'string', pattern: PACK_FILE_NAME.source })],
       requestBody: {
         required: true,
         description: `Rule pack text, at most ${MAX_RULE_PACK_BYTES / 1024 / 1024} MiB (see rules/README.md)`,

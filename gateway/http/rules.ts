@@ -4,6 +4,7 @@
  * a refused pack or reload is a 400 listing every error in `details.errors`, and the running rules stay.
  */
 import { z } from 'zod'
+import { NOT_A_PACK, PACK_FILE_NAME } from '../rules/load.ts'
 import { MAX_RULE_PACK_BYTES, readText } from './body.ts'
 import { warehouseOf } from './deps.ts'
 import { parseParams, parseQuery } from './params.ts'
@@ -12,8 +13,8 @@ import type { Route } from './route.ts'
 /** A pack file directly in `rules.dir`; `skus.yaml` is the SKU master, not a pack. */
 export const packFile = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}\.ya?ml$/, 'expected a rule pack file name: 1-64 letters, digits, _ and -, ending in .yaml or .yml')
-  .refine((f) => !/^skus\.ya?ml$/.test(f), 'skus.yaml is the SKU master, not a rule pack; edit SKUs with PUT /api/v1/skus/{sku}')
+  .regex(PACK_FILE_NAME, 'expected a rule pack file name: 1-64 letters, digits, _ and -, ending in .yaml or .yml')
+  .refine((f) => !NOT_A_PACK.test(f), 'skus.yaml is the SKU master, not a rule pack; edit SKUs with PUT /api/v1/skus/{sku}')
 
 export const ruleRoutes: Route[] = [
   {

@@ -21,7 +21,10 @@ export type LoadResult = { ok: true; packs: readonly LoadedPack[]; rules: readon
 
 const PACK_FILE = /\.ya?ml$/
 /** The SKU master lives beside the packs (`gateway/state/skus.ts`) and is not a pack. */
-const NOT_A_PACK = /^skus\.ya?ml$/
+/** The SKU master, which lives beside the packs. */
+export const NOT_A_PACK = /^skus\.ya?ml$/
+/** A pack file name the API may write: no paths, no dots but the extension. */
+export const PACK_FILE_NAME = /^[A-Za-z0-9_-]{1,64}\.ya?ml$/
 
 interface Parsed {
   errors: string[]

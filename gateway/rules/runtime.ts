@@ -25,7 +25,7 @@ import { StockBook, type ScanEvent, type ScanFact } from '../state/stock.ts'
 import { ShipmentBook, shipmentFactFromScan, type ShipmentChange, type ShipmentFact } from '../state/shipments.ts'
 import { SkuMaster, loadSkuFile } from '../state/skus.ts'
 import type { DeviceRegistry, SeriesStore } from '../store/types.ts'
-import { loadRulePacks, parseRulePack, type LoadedPack } from './load.ts'
+import { loadRulePacks, NOT_A_PACK, PACK_FILE_NAME, parseRulePack, type LoadedPack } from './load.ts'
 import { RuleEngine, type ForecastSignals, type ShipmentSnapshot } from './engine/engine.ts'
 import { AlertBook } from './engine/lifecycle.ts'
 import type { Rule } from './schema.ts'
@@ -235,7 +235,7 @@ export class RuleRuntime implements RuntimeCalls {
    * write it (atomically) and apply it. Refused as a whole with every error; the running rules stay.
    */
   putRules({ file, text }: { file: string; text: string }): { rules: number; file: string } {
-    if (!/^[A-Za-z0-9_-]{1,64}\.ya?ml$/.test(file) || /^skus\./.test(file)) {
+    if (!PACK_FILE_NAME.test(file) || NOT_A_PACK.test(file)) {
       throw new StockyardError('request.invalid', `${JSON.stringify(file)} is not a rule pack file name; use letters, digits, _ and -, ending in .yaml`)
     }
     const dir = this.deps.config.rules.dir

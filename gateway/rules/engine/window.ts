@@ -156,11 +156,11 @@ function rate(firstTs: number, first: number, lastTs: number, last: number): num
 /** The 0-based index of the nearest-rank 95th percentile among n sorted values. */
 const p95Index = (n: number) => Math.ceil(0.95 * n) - 1
 
-/** Index of the first element of sorted `a[lo, hi)` greater than x (or >= x when `orEqual`). */
-function bound(a: readonly number[], x: number, lo: number, hi: number, orEqual: boolean): number {
+/** Index of the first element of sorted `a[lo, hi)` greater than x. */
+function upperBound(a: readonly number[], x: number, lo: number, hi: number): number {
   while (lo < hi) {
     const m = (lo + hi) >>> 1
-    if (a[m] > x || (orEqual && a[m] === x)) hi = m
+    if (a[m] > x) hi = m
     else lo = m + 1
   }
   return lo
@@ -245,7 +245,7 @@ class PointWindow implements Windows {
     if (ts <= this.watermark - this.size) return false
     const { ts: times, values, stacks } = this
     const n = times.length
-    const at = n > this.head && ts < times[n - 1] ? bound(times, ts, this.head, n, false) : n
+    const at = n > this.head && ts < times[n - 1] ? upperBound(times, ts, this.head, n) : n
     if (at === n) {
       times.push(ts)
       values.push(value)
