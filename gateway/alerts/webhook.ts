@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database, Statement } from 'better-sqlite3'
 import type { Config } from '../config/schema.ts'
 import { StockyardError } from '../core/errors.ts'
+import { backoffMs, describeFetchError, readPrefix, retryAfterMs } from '../core/http-retry.ts'
 
 export type Webhook = Config['notify']['webhooks'][string]
 
@@ -84,24 +85,6 @@ const RETRY_STATUS = new Set([408, 425, 429])
 const REASON_CHARS = 200
 /** Expired rows marked dead per statement; the lane yields to other work between chunks. */
 const EXPIRE_CHUNK = 1000
-
-/**
- * Delay before the next attempt after `failures` failed ones: exponential with full jitter over
- * [retryBaseMs, min(retryMaxMs, retryBaseMs * 2^failures)].
- */
-export function backoffMs(failures: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(failures, 30))
-  return Math.min(maxMs, baseMs + random() * Math.max(0, ceiling - baseMs))
-}
-
-/** `Retry-After` (delay-seconds or an HTTP date, RFC 9110 §10.2.3) in ms from `now`; undefined if absent or unreadable. */
-export function retryAfterMs(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined
-  const v = value.trim()
-  if (/^\d+$/.test(v)) return Number(v) * 1000
-  const at = Date.parse(v)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
 
 type Outcome = { kind: 'delivered' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'refused'; reason: string }
 
@@ -373,31 +356,4 @@ async function post(hook: Webhook, row: HeadRow, now: () => number): Promise<Out
   } catch (err) {
     return { kind: 'retry', reason: describeFetchError(err, hook.timeoutMs) }
   }
-}
-
-/** The first `chars` characters of the response body; whatever arrived if reading fails. */
-async function readPrefix(res: Response, chars: number): Promise<string> {
-  if (!res.body) return ''
-  const reader = res.body.getReader()
-  const decoder = new TextDecoder()
-  let text = ''
-  try {
-    while (text.length < chars) {
-      const { done, value } = await reader.read()
-      if (done) break
-      text += decoder.decode(value, { stream: true })
-    }
-  } catch {
-    // Timed out or reset while reading the body: the status is what matters.
-  } finally {
-    await reader.cancel().catch(() => undefined)
-  }
-  return text.slice(0, chars)
-}
-
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } }
-  if (e?.name === 'TimeoutError') return `timeout after ${timeoutMs} ms`
-  const cause = e?.cause?.code ?? e?.cause?.message
-  return `network error: ${cause ?? e?.message ?? String(err)}`
 }
