@@ -73,6 +73,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         config,
         store: store.series,
         beforeRead: () => pipeline.flushRollups(),
+        sinkStats: () => pipeline.sinkStats,
         devices: store.devices,
         deadLetters: store.deadLetters,
         tokens: store.tokens,

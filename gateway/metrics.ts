@@ -104,6 +104,44 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  /** InfluxDB replication, per lane (points, events), mirrored from the ingest worker every second. */
+  readonly sinkLagRows = new Gauge({
+    name: 'stockyard_sink_lag_rows',
+    help: 'Rows stored but not yet acknowledged by the sink, per lane',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
+  readonly sinkLagSeconds = new Gauge({
+    name: 'stockyard_sink_lag_seconds',
+    help: 'Age of the oldest row not yet acknowledged by the sink (0 when caught up), per lane',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
+  readonly sinkSent = new Gauge({
+    name: 'stockyard_sink_sent_lines',
+    help: 'Lines acknowledged by the sink since start',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
+  readonly sinkRejected = new Gauge({
+    name: 'stockyard_sink_rejected_lines',
+    help: 'Lines refused by the sink as bad data since start (dead-lettered as sink.rejected)',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
+  readonly sinkFailedAttempts = new Gauge({
+    name: 'stockyard_sink_failed_attempts',
+    help: 'Sink writes that failed and were retried, since start',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
+  readonly sinkUp = new Gauge({
+    name: 'stockyard_sink_up',
+    help: '1 while the last write to the sink succeeded, 0 while it is failing',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  })
+
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and process RSS.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 })

@@ -115,6 +115,7 @@ const ACCESS: Record<string, { access: Access; sample?: string }> = {
   'GET /metrics': { access: 'viewer', sample: '/metrics' },
   'GET /api/v1/series': { access: 'viewer', sample: '/api/v1/series?metric=temperature_c' },
   'GET /api/v1/devices': { access: 'viewer', sample: '/api/v1/devices' },
+  'GET /api/v1/status': { access: 'viewer', sample: '/api/v1/status' },
   'GET /api/v1/rejections': { access: 'viewer', sample: '/api/v1/rejections' },
   'GET /api/v1/alerts': { access: 'viewer' },
   'GET /api/v1/alerts/{id}': { access: 'viewer' },
@@ -272,6 +273,16 @@ describe('GET /api/v1/series', () => {
     const { status, body } = await getJson('/api/v1/series?metric=pressure_kpa&site=&zone=&step=')
     expect(status).toBe(200)
     expect(body).toEqual({ series: [], source: 'raw' })
+  })
+})
+
+describe('GET /api/v1/status', () => {
+  it('names the site and says replication to InfluxDB is off unless configured', async () => {
+    const { status, body } = await getJson('/api/v1/status')
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ site: 'site1', replication: { influx: { enabled: false } } })
+    expect(body.replication.influx.lanes).toBeUndefined()
+    expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0)
   })
 })
 

@@ -219,3 +219,10 @@ describe('condition kinds', () => {
     ])
   })
 })
+
+describe('rule ids', () => {
+  it('reserves the stockyard_ prefix for the gateway’s built-in alerts', () => {
+    expect(errorsOf({ ...warm, id: 'stockyard_replication_at_risk' })).toEqual([expect.stringMatching(/reserved for the gateway's built-in alerts/)])
+    expect(errorsOf({ ...warm, id: 'stockyard-cold' })).toEqual([])
+  })
+})

@@ -145,6 +145,45 @@ export const ConfigSchema = z
       })
       .prefault({}),
     /**
+     * Replication of the embedded store to InfluxDB (off by default). Every point and event is written
+     * to SQLite first and then sent from a durable cursor, so an outage or a restart loses nothing.
+     */
+    influx: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** v1: `POST /write` + InfluxQL (InfluxDB 1.x, and the 1.x compatibility API of 2.x/3.x). v2: `/api/v2/write` (2.x, 3.x, Cloud). */
+        protocol: z.enum(['v1', 'v2']).default('v1'),
+        url: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8086'),
+        /** v1: database and retention policy ('' = the database's default policy). */
+        database: z.string().min(1).default('stockyard'),
+        retentionPolicy: z.string().default(''),
+        /** v1: create the database when the server says it does not exist (needs an admin user when auth is on). */
+        createDatabase: z.boolean().default(true),
+        /** v1 credentials ('' = no auth); set the password with STOCKYARD_INFLUX_PASSWORD rather than in a file. */
+        username: z.string().default(''),
+        password: z.string().default(''),
+        /** v2: organisation, bucket and API token (STOCKYARD_INFLUX_TOKEN). */
+        org: z.string().default(''),
+        bucket: z.string().default('stockyard'),
+        token: z.string().default(''),
+        /** Metric name -> measurement, added to (and overriding) the built-in families; see the README's schema mapping. */
+        measurements: z.record(z.string(), z.string().min(1).max(128)).default({}),
+        /** A batch is sent when it has this many lines... */
+        batchLines: z.number().int().min(1).max(100_000).default(5_000),
+        /** ...or when its oldest line has waited this long. */
+        flushMs: z.number().int().min(0).max(60_000).default(1_000),
+        /** Batches in flight at once (all lanes together). */
+        concurrency: z.number().int().min(1).max(16).default(2),
+        timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+        /** Retries back off exponentially with full jitter from this... */
+        retryBaseMs: z.number().int().min(10).default(1_000),
+        /** ...up to this (also the cap on an honoured Retry-After). */
+        retryMaxMs: z.number().int().min(100).default(60_000),
+        /** An alert fires when unreplicated data is this close to being deleted by the store's retention. */
+        retentionWarnMs: z.number().int().min(0).default(DAY),
+      })
+      .prefault({}),
+    /**
      * Simulated time, for `stockyard simulate` and tests: the gateway's clock reads `simEpoch` at real
      * time `realEpoch` and runs `rate` times faster. Default: real time.
      */
@@ -166,6 +205,12 @@ export const ConfigSchema = z
       .prefault({}),
   })
   .check((ctx) => {
+    const influx = ctx.value.influx
+    if (influx.enabled && influx.protocol === 'v2') {
+      for (const key of ['org', 'token'] as const) {
+        if (!influx[key]) ctx.issues.push({ code: 'custom', input: influx[key], path: ['influx', key], message: `required when influx.protocol is v2` })
+      }
+    }
     if (ctx.value.mqtt.maxPacketBytes < ctx.value.mqtt.maxPayloadBytes + 1024) {
       ctx.issues.push({
         code: 'custom',

@@ -6,6 +6,7 @@ import { StockyardError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
+import type { ReplicatorStats } from '../sink/replicator.ts'
 import type { DeadLetterLog, DeviceRegistry, SeriesStore } from '../store/types.ts'
 import type { TokenVerifier } from './auth.ts'
 
@@ -35,6 +36,8 @@ export interface HttpDeps {
   beforeRead?: () => Promise<void>
   /** Where unexpected (500) errors are logged; `console.error` when omitted. */
   log?: Pick<Logger, 'error'>
+  /** InfluxDB replication as last reported by the ingest worker; null when it is off. */
+  sinkStats?: () => ReplicatorStats | null
   /** Alerts, stock, shipments, SKUs and rules; without it those routes answer 503. */
   warehouse?: WarehouseDeps
 }

@@ -19,6 +19,7 @@ import { seriesRoutes } from './series.ts'
 import { shipmentRoutes } from './shipments.ts'
 import { silenceRoutes } from './silences.ts'
 import { skuRoutes } from './skus.ts'
+import { statusRoutes } from './status.ts'
 import { stockRoutes } from './stock.ts'
 
 export type { HttpDeps } from './deps.ts'
@@ -30,6 +31,7 @@ export const ROUTES: readonly Route[] = [
   ...healthRoutes,
   ...openApiRoutes,
   ...metricsRoutes,
+  ...statusRoutes,
   ...seriesRoutes,
   ...deviceRoutes,
   ...rejectionRoutes,

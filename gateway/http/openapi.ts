@@ -8,6 +8,21 @@ import { warehousePaths, warehouseSchemas } from './openapi-warehouse.ts'
 import type { Route } from './route.ts'
 import { DEFAULT_WINDOW_MS, MAX_BUCKETS } from './series.ts'
 
+const LANE = {
+  type: 'object',
+  properties: {
+    cursor: { type: 'integer' },
+    head: { type: 'integer' },
+    lagRows: { type: 'integer' },
+    lagSeconds: { type: 'number' },
+    sentLines: { type: 'integer' },
+    rejectedLines: { type: 'integer' },
+    failedAttempts: { type: 'integer' },
+    lastError: { type: ['string', 'null'] },
+    expiresAt: { type: ['integer', 'null'], description: 'When retention deletes the oldest unreplicated row (epoch ms)' },
+  },
+}
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -93,6 +108,44 @@ export const openApiDocument = {
         responses: {
           '200': json({ type: 'object', properties: { devices: { type: 'array', items: ref('Device') } }, required: ['devices'] }, 'Devices'),
           ...errors(401, 403, 500, 503),
+        },
+      },
+    },
+    '/api/v1/status': {
+      get: {
+        operationId: 'getStatus',
+        summary: 'Site identity, uptime and InfluxDB replication (cursor, lag in rows and seconds, per lane points and events)',
+        security: bearer,
+        'x-stockyard-access': 'viewer',
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: {
+                site: { type: 'string' },
+                startedAt: { type: 'integer' },
+                uptimeSeconds: { type: 'integer' },
+                replication: {
+                  type: 'object',
+                  properties: {
+                    influx: {
+                      type: 'object',
+                      properties: {
+                        enabled: { type: 'boolean' },
+                        target: { type: 'string' },
+                        inflight: { type: 'integer' },
+                        lanes: { type: 'object', properties: { points: LANE, events: LANE } },
+                      },
+                      required: ['enabled'],
+                    },
+                  },
+                },
+              },
+              required: ['site', 'startedAt', 'uptimeSeconds', 'replication'],
+            },
+            'Status',
+          ),
+          ...errors(401, 403, 500),
         },
       },
     },

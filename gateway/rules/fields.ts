@@ -10,6 +10,7 @@ export const ruleId = z
   .regex(RULE_ID, {
     error: (iss) => `${describeValue(iss.input)} is not a rule id; use 1-64 lowercase letters, digits and _ . -, starting with a letter or digit`,
   })
+  .refine((id) => !id.startsWith('stockyard_'), { error: "ids starting with stockyard_ are reserved for the gateway's built-in alerts" })
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/
 /** Label, annotation and metric names: `sku`, `runbook_url`, `temperature_c`. */

@@ -27,8 +27,9 @@ import { SkuMaster, loadSkuFile } from '../state/skus.ts'
 import type { DeviceRegistry, SeriesStore } from '../store/types.ts'
 import { loadRulePacks, NOT_A_PACK, PACK_FILE_NAME, parseRulePack, type LoadedPack } from './load.ts'
 import { RuleEngine, type ForecastSignals, type ShipmentSnapshot } from './engine/engine.ts'
-import { AlertBook } from './engine/lifecycle.ts'
+import { AlertBook, type LifecycleRule } from './engine/lifecycle.ts'
 import type { Rule } from './schema.ts'
+import { SYSTEM_RULES } from './system.ts'
 
 const WATERMARK = 'state_event_id'
 const HOUR = 3_600_000
@@ -112,6 +113,7 @@ export class RuleRuntime implements RuntimeCalls {
       devices: () => deps.devices.list().map((d) => ({ ...d })),
       allowedLatenessMs: config.rules.allowedLatenessMs,
       log: log.child({ c: 'rules' }),
+      systemRules: SYSTEM_RULES,
     })
     this.saveWatermark = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${WATERMARK}', ?)`)
     this.maxEventId = db.prepare(`SELECT max(id) AS id FROM events`).pluck()
@@ -201,6 +203,11 @@ export class RuleRuntime implements RuntimeCalls {
   // ---------------------------------------------------------------------------------------------
   // Calls from the API
   // ---------------------------------------------------------------------------------------------
+
+  /** A verdict on a built-in alert (rules/system.ts) from the part of the gateway that owns it; committed soon after. */
+  observeSystem(rule: LifecycleRule, labels: Record<string, string>, fire: boolean, value: number, extra: Record<string, string>): void {
+    this.book.observe({ rule, labels, verdict: fire ? 'fire' : 'clear', value, threshold: null, extra })
+  }
 
   ack({ id, by }: { id: string; by: string }): unknown {
     const a = this.book.ack(id, by)

@@ -16,7 +16,7 @@ import type { Op } from '../fields.ts'
 import { matchGlob } from '../glob.ts'
 import type { Rule } from '../schema.ts'
 import { compileRule, type ActiveRule } from './compile.ts'
-import type { AlertBook } from './lifecycle.ts'
+import type { AlertBook, LifecycleRule } from './lifecycle.ts'
 import { nextOpen, windowAt } from './schedule.ts'
 import { SeriesWindow, type WindowAgg, type WindowResult } from './window.ts'
 
@@ -76,6 +76,8 @@ export interface EngineDeps {
   devices(): Iterable<DeviceSnapshot>
   allowedLatenessMs: number
   log: { warn(obj: object, msg: string): void }
+  /** Built-in rules (rules/system.ts) kept in the lifecycle beside the packs' rules; observed by their owners, not here. */
+  systemRules?: readonly LifecycleRule[]
 }
 
 export interface RuleStats {
@@ -226,7 +228,10 @@ export class RuleEngine {
       t.cancel()
       this.timers.delete(key)
     }
-    this.deps.alerts.setRules(active, (id) => previous.get(id)?.identity === active.find((r) => r.id === id)?.identity || !previous.has(id))
+    this.deps.alerts.setRules(
+      [...active, ...(this.deps.systemRules ?? [])],
+      (id) => previous.get(id)?.identity === active.find((r) => r.id === id)?.identity || !previous.has(id),
+    )
     this.rebuildIndex()
     this.refreshDevices()
     this.shipments.clear()

@@ -1,0 +1,34 @@
+/**
+ * Built-in alerts raised by the gateway itself rather than by a rule pack. They share the alert
+ * lifecycle (pending, firing, resolved, ack, silences, MQTT and bus delivery) with pack rules; their
+ * ids start with `stockyard_`, and rule packs cannot redefine them.
+ */
+import type { LifecycleRule } from './engine/lifecycle.ts'
+import { parseTemplate, type Segment } from './template.ts'
+
+function template(text: string, placeholders: string[]): Segment[] {
+  const parsed = parseTemplate(text, new Set(placeholders))
+  if (!parsed.ok) throw new Error(`built-in template: ${parsed.message}`)
+  return parsed.segments
+}
+
+/** Unreplicated rows of a lane (label `lane`: points or events) are within `influx.retentionWarnMs` of deletion by retention. */
+export const REPLICATION_AT_RISK: LifecycleRule = {
+  id: 'stockyard_replication_at_risk',
+  forMs: 0,
+  clearForMs: 0,
+  severity: 'critical',
+  labels: { sink: 'influx' },
+  annotations: [
+    [
+      'summary',
+      template(
+        '{{ value }} {{ labels.lane }} not yet in InfluxDB ({{ target }}) will be deleted by retention from {{ expires }}: fix the sink or raise store.retention',
+        ['value', 'target', 'expires'],
+      ),
+    ],
+  ],
+  notify: ['mqtt', 'bus'],
+}
+
+export const SYSTEM_RULES: readonly LifecycleRule[] = [REPLICATION_AT_RISK]

@@ -1,0 +1,113 @@
+/**
+ * What the replicator reads: the store's append-only `points` and `events` tables, in rowid order
+ * (the global append order), turned into line protocol. Each is a lane with its own cursor.
+ */
+import type { Database, Statement } from 'better-sqlite3'
+import type { LineSchema } from './influx/lines.ts'
+
+export type LaneName = 'points' | 'events'
+
+/** Lines read from one lane: `devices[i]` sent `lines[i]`; `last` is the highest rowid read (a row may give no line). */
+export interface LaneRead {
+  lines: string[]
+  devices: string[]
+  last: number
+}
+
+export interface LaneSource {
+  readonly lane: LaneName
+  /** The column of `marks` that holds this lane's rowid at the start of each arrival minute. */
+  readonly markColumn: 'point_id' | 'event_id'
+  /** Highest rowid stored, 0 when empty. */
+  maxId(): number
+  /** Rows with rowid > `after`, oldest first, at most `limit`; with `range`, only those with from <= ts < to. */
+  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead
+}
+
+export class PointSource implements LaneSource {
+  readonly lane = 'points'
+  readonly markColumn = 'point_id'
+  /** Per series: its line prefix and device; series are few and never change. */
+  private readonly series = new Map<number, { prefix: string; device: string }>()
+  private readonly st: Record<'max' | 'read' | 'readRange' | 'series', Statement>
+
+  constructor(
+    db: Database,
+    private readonly schema: LineSchema,
+  ) {
+    this.st = {
+      max: db.prepare('SELECT coalesce(max(id), 0) FROM points').pluck(),
+      read: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? ORDER BY id LIMIT ?').raw(),
+      readRange: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?').raw(),
+      series: db.prepare('SELECT metric, site, zone, device, sku FROM series WHERE id = ?'),
+    }
+  }
+
+  maxId(): number {
+    return this.st.max.get() as number
+  }
+
+  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead {
+    const rows = (range ? this.st.readRange.all(after, range.from, range.to, limit) : this.st.read.all(after, limit)) as Array<[number, number, number, number]>
+    const lines = new Array<string>(rows.length)
+    const devices = new Array<string>(rows.length)
+    let last = after
+    for (let i = 0; i < rows.length; i++) {
+      const [id, seriesId, ts, value] = rows[i]!
+      const s = this.seriesOf(seriesId)
+      lines[i] = `${s.prefix}${value} ${ts}`
+      devices[i] = s.device
+      last = id
+    }
+    return { lines, devices, last }
+  }
+
+  private seriesOf(id: number): { prefix: string; device: string } {
+    let s = this.series.get(id)
+    if (!s) {
+      const r = this.st.series.get(id) as { metric: string; site: string; zone: string; device: string; sku: string }
+      s = { prefix: this.schema.seriesPrefix(r.metric, r), device: r.device }
+      this.series.set(id, s)
+    }
+    return s
+  }
+}
+
+export class EventSource implements LaneSource {
+  readonly lane = 'events'
+  readonly markColumn = 'event_id'
+  private readonly st: Record<'max' | 'read' | 'readRange', Statement>
+
+  constructor(
+    db: Database,
+    private readonly schema: LineSchema,
+  ) {
+    const cols = 'id, ts, kind, site, zone, device, sku, body'
+    this.st = {
+      max: db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck(),
+      read: db.prepare(`SELECT ${cols} FROM events WHERE id > ? ORDER BY id LIMIT ?`),
+      readRange: db.prepare(`SELECT ${cols} FROM events WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?`),
+    }
+  }
+
+  maxId(): number {
+    return this.st.max.get() as number
+  }
+
+  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead {
+    type Row = { id: number; ts: number; kind: string; site: string; zone: string; device: string; sku: string; body: string }
+    const rows = (range ? this.st.readRange.all(after, range.from, range.to, limit) : this.st.read.all(after, limit)) as Row[]
+    const lines: string[] = []
+    const devices: string[] = []
+    let last = after
+    for (const r of rows) {
+      const line = this.schema.eventLine({ ...r, body: JSON.parse(r.body) as Record<string, unknown> })
+      if (line !== null) {
+        lines.push(line)
+        devices.push(r.device)
+      }
+      last = r.id
+    }
+    return { lines, devices, last }
+  }
+}
