@@ -11,6 +11,7 @@ import { ConfigSchema } from '../gateway/config/schema.ts'
 import { deadLetterRows, getJson, publishAll, scrapeMetric, waitFor } from './helpers/e2e.ts'
 import { connectDevice, startTestGateway, topicOf, type TestGateway } from './helpers/gateway.ts'
 import { requireBinary, startInfluxd, type Influxd, type InfluxResult } from './helpers/influxd.ts'
+import { runCli } from './helpers/proc-stockyard.ts'
 
 const HOUR = 3_600_000
 /** Readings are stamped from an hour ago, one second apart per device: every (series, ts) is unique. */
@@ -263,5 +264,61 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB 1.x sink against a real inf
         200,
       ),
     ).toBe(true)
+  }, 60_000)
+
+  it('backfills a time range into a new InfluxDB with `stockyard influx backfill`, and a second run changes nothing', async () => {
+    // A gateway without replication stores 600 readings (10 min at 1 s) and 20 scans.
+    gw = await startTestGateway()
+    const env = await gw.addDevice('env-1')
+    const scanner = await gw.addDevice('scan-1', { kind: 'scanner' })
+    const client = await connectDevice(gw.ports.mqtt, env)
+    clients.push(client)
+    await publishAll(
+      client,
+      Array.from({ length: 600 }, (_, i) => ({
+        topic: topicOf('test', env.id, 'reading'),
+        payload: JSON.stringify({ v: 1, ts: BASE + i * 1000, metrics: { temperature_c: i } }),
+      })),
+    )
+    const scans = await connectDevice(gw.ports.mqtt, scanner)
+    clients.push(scans)
+    await publishAll(
+      scans,
+      Array.from({ length: 20 }, (_, i) => ({
+        topic: topicOf('test', scanner.id, 'scan'),
+        payload: JSON.stringify({ v: 1, ts: BASE + i * 60_000, event: 'pick', sku: 'SKU-1', qty: 1, location: 'A-01' }),
+      })),
+    )
+    const dataDir = gw.dataDir
+    for (const c of clients.splice(0)) c.end(true)
+    // While the gateway runs: backfill reads through its own connection.
+    const from = new Date(BASE + 100_000).toISOString()
+    const to = String(BASE + 400_000)
+    const args = ['influx', 'backfill', '--data', dataDir, '--from', from, '--to', to, '--url', influx.url, '--database', 'backfill', '--quiet']
+    const run = await runCli(args)
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const out = JSON.parse(run.stdout) as { from: string; lanes: Record<string, { sent: number; refused: number }> }
+    expect(out.from).toBe(from)
+    // [from, to): readings 100..399 and the scans at minutes 2..6.
+    expect(out.lanes).toEqual({ points: { sent: 300, refused: 0, refusals: [] }, events: { sent: 5, refused: 0, refusals: [] } })
+    const q = 'SELECT count(temperature_c), sum(temperature_c), min(temperature_c), max(temperature_c) FROM environment'
+    const first = await influx.query(q, 'backfill')
+    expect(first[0]!.series![0]!.values[0]!.slice(1)).toEqual([300, (100 + 399) * 150, 100, 399])
+    expect(cell(await influx.query('SELECT count(qty) FROM scan', 'backfill'), 'count')).toBe(5)
+    expect((await runCli(args)).code).toBe(0)
+    expect(await influx.query(q, 'backfill')).toEqual(first)
+
+    const bad = await runCli(['influx', 'backfill', '--data', dataDir, '--from', 'yesterday', '--to', to])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--from must be an ISO 8601 time/)
+    const down = await runCli(
+      ['influx', 'backfill', '--data', dataDir, '--from', from, '--to', to, '--url', `http://127.0.0.1:${influx.port + 1}`, '--quiet'],
+      {
+        env: { STOCKYARD_INFLUX_RETRY_BASE_MS: '10', STOCKYARD_INFLUX_RETRY_MAX_MS: '100' },
+      },
+    )
+    expect(down.code).toBe(2)
+    expect(down.stderr).toMatch(/^error sink.unavailable: influx-v1 http:\/\/127.0.0.1:\d+ db=stockyard failed 8 times in a row: network error: ECONNREFUSED/)
   }, 60_000)
 })

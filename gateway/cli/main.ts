@@ -22,6 +22,8 @@ const USAGE = `usage: stockyard <command> [flags]
             [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
             (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
   simulate  --replay FILE.csv [--accelerate N] [--data DIR] [--rules DIR] [--mqtt URL]   publish a recording
+  influx    backfill --from TIME --to TIME [--url U] [--database D | --bucket B] [--quiet]
+            send the points and events of an event-time range (ISO 8601 or epoch ms) to InfluxDB again
   schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
 Every command takes --data DIR (default ./data).`
 
@@ -58,6 +60,10 @@ async function main(argv: string[]): Promise<void> {
       const result = loadRulePacks(values.dir ?? 'rules')
       if (!result.ok) throw new StockyardError('request.invalid', `rule packs refused:\n  ${result.errors.join('\n  ')}`)
       return printJson({ ok: true, packs: result.packs.length, rules: result.rules.map((r) => r.id) })
+    }
+    case 'influx': {
+      const { runInflux } = await import('./influx.ts')
+      return runInflux(rest)
     }
     case 'schemas': {
       const { values } = parseFlags(rest, { out: { type: 'string' } })

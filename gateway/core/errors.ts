@@ -2,7 +2,8 @@
  * Typed errors with a stable `code`. Every layer throws these; the HTTP layer maps them to a
  * status in one place (`gateway/http/errors.ts`) and the CLI prints `code: message`.
  */
-export type ErrorCode = 'config.invalid' | 'request.invalid' | 'auth.required' | 'auth.forbidden' | 'not_found' | 'conflict' | 'store.failed' | 'internal'
+export type ErrorCode =
+  'config.invalid' | 'request.invalid' | 'auth.required' | 'auth.forbidden' | 'not_found' | 'conflict' | 'store.failed' | 'sink.unavailable' | 'internal'
 
 const STATUS: Record<ErrorCode, number> = {
   'config.invalid': 400,
@@ -12,6 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   'store.failed': 503,
+  'sink.unavailable': 503,
   internal: 500,
 }
 

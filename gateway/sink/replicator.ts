@@ -26,7 +26,8 @@ import type { Database, Statement } from 'better-sqlite3'
 import type { Config } from '../config/schema.ts'
 import { backoffMs } from '../core/http-retry.ts'
 import type { LaneName, LaneSource } from './sources.ts'
-import type { LineWriter, WriteResult } from './types.ts'
+import { deliverLines, type DeliverPolicy, type RefusedLine } from './deliver.ts'
+import type { LineWriter } from './types.ts'
 
 const DAY = 86_400_000
 
@@ -90,7 +91,7 @@ interface Batch {
   lines: string[]
   devices: string[]
   done: boolean
-  dead: Array<{ line: string; device: string; reason: string }>
+  dead: RefusedLine[]
 }
 
 interface Lane {
@@ -284,8 +285,7 @@ export class Replicator {
     try {
       for (let failures = 1; batch.lines.length > 0; failures++) {
         try {
-          batch.dead = []
-          await this.deliver(batch, batch.lines, batch.devices, await this.opts.writer.write(batch.lines))
+          batch.dead = await deliverLines(this.opts.writer, batch.lines, batch.devices, this.policy(batch.lane))
           break
         } catch (err) {
           if (err instanceof Stopped) throw err
@@ -302,45 +302,6 @@ export class Replicator {
     }
     this.advance(batch.lane)
     this.pump()
-  }
-
-  /** Settle one part of a batch: retry until the sink answers, bisect bad data down to the refused lines. */
-  private async deliver(batch: Batch, lines: string[], devices: string[], first: WriteResult): Promise<void> {
-    const lane = batch.lane
-    let result = first
-    let failures = 0
-    while (result.kind === 'retry') {
-      failures++
-      lane.failedAttempts++
-      let delay = backoffMs(failures, this.opts.config.retryBaseMs, this.opts.config.retryMaxMs, this.random)
-      if (result.retryAfterMs !== undefined) delay = Math.min(this.opts.config.retryMaxMs, Math.max(delay, result.retryAfterMs))
-      if (lane.lastError === null) {
-        this.opts.log.warn(
-          { lane: lane.source.lane, target: this.opts.writer.describe, error: result.reason, retryInMs: Math.round(delay) },
-          'sink write failed; retrying with backoff (nothing is lost)',
-        )
-      }
-      lane.lastError = result.reason
-      await this.sleep(delay)
-      result = await this.opts.writer.write(lines)
-    }
-    if (result.kind === 'ok') {
-      if (lane.lastError !== null) this.opts.log.info({ lane: lane.source.lane, target: this.opts.writer.describe }, 'sink write succeeded again')
-      lane.lastError = null
-      return
-    }
-    if (lines.length === 1) {
-      batch.dead.push({ line: lines[0]!, device: devices[0]!, reason: result.reason })
-      return
-    }
-    // Which lines are bad? Halve and try each half; InfluxDB keeps the good points of a partial
-    // write, and writing them again changes nothing.
-    const mid = lines.length >> 1
-    const halves: Array<[string[], string[]]> = [
-      [lines.slice(0, mid), devices.slice(0, mid)],
-      [lines.slice(mid), devices.slice(mid)],
-    ]
-    for (const [l, d] of halves) await this.deliver(batch, l, d, await this.opts.writer.write(l))
   }
 
   /** Move the cursor over the acknowledged prefix of the lane's batches, with their dead letters, in one transaction. */
@@ -387,6 +348,30 @@ export class Replicator {
     // Stored before this start: the arrival minute of the row after `id` (marks hold the highest
     // rowid at the start of each minute), or, with no mark, the start itself.
     return (lane.markBefore.get(id) as number | undefined) ?? this.started
+  }
+
+  /** How a lane's batches are settled: backoff, and the lane's counters and error kept up to date. */
+  private policy(lane: Lane): DeliverPolicy {
+    return {
+      retryBaseMs: this.opts.config.retryBaseMs,
+      retryMaxMs: this.opts.config.retryMaxMs,
+      random: this.random,
+      sleep: (ms) => this.sleep(ms),
+      onRetry: (reason, delay) => {
+        lane.failedAttempts++
+        if (lane.lastError === null) {
+          this.opts.log.warn(
+            { lane: lane.source.lane, target: this.opts.writer.describe, error: reason, retryInMs: Math.round(delay) },
+            'sink write failed; retrying with backoff (nothing is lost)',
+          )
+        }
+        lane.lastError = reason
+      },
+      onOk: () => {
+        if (lane.lastError !== null) this.opts.log.info({ lane: lane.source.lane, target: this.opts.writer.describe }, 'sink write succeeded again')
+        lane.lastError = null
+      },
+    }
   }
 
   private sleep(ms: number): Promise<void> {

@@ -5,10 +5,21 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { LineSchema } from './influx/lines.ts'
 
+const HOUR = 3_600_000
+
 export type LaneName = 'points' | 'events'
+
+/** Event-time range [from, to) and the highest rowid to look at (for backfill). */
+export interface TimeRange {
+  from: number
+  to: number
+  maxId: number
+}
 
 /** Lines read from one lane: `devices[i]` sent `lines[i]`; `last` is the highest rowid read (a row may give no line). */
 export interface LaneRead {
+  /** Rows read (a row may give no line): fewer than the limit means the end was reached. */
+  rows: number
   lines: string[]
   devices: string[]
   last: number
@@ -20,8 +31,10 @@ export interface LaneSource {
   readonly markColumn: 'point_id' | 'event_id'
   /** Highest rowid stored, 0 when empty. */
   maxId(): number
-  /** Rows with rowid > `after`, oldest first, at most `limit`; with `range`, only those with from <= ts < to. */
-  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead
+  /** Rows with rowid > `after`, oldest first, at most `limit`; with `range`, only rowids up to `range.maxId` with from <= ts < to. */
+  read(after: number, limit: number, range?: TimeRange): LaneRead
+  /** The rowids that can hold rows with from <= ts < to, or null if none can. */
+  idRange(from: number, to: number): { min: number; max: number } | null
 }
 
 export class PointSource implements LaneSource {
@@ -29,7 +42,7 @@ export class PointSource implements LaneSource {
   readonly markColumn = 'point_id'
   /** Per series: its line prefix and device; series are few and never change. */
   private readonly series = new Map<number, { prefix: string; device: string }>()
-  private readonly st: Record<'max' | 'read' | 'readRange' | 'series', Statement>
+  private readonly st: Record<'max' | 'read' | 'readRange' | 'series' | 'idRange' | 'watermark', Statement>
 
   constructor(
     db: Database,
@@ -38,8 +51,11 @@ export class PointSource implements LaneSource {
     this.st = {
       max: db.prepare('SELECT coalesce(max(id), 0) FROM points').pluck(),
       read: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? ORDER BY id LIMIT ?').raw(),
-      readRange: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?').raw(),
+      readRange: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? AND id <= ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?').raw(),
       series: db.prepare('SELECT metric, site, zone, device, sku FROM series WHERE id = ?'),
+      // rollup_1h keeps the rowid span of each series' points per hour: the only rows worth scanning.
+      idRange: db.prepare('SELECT min(min_id) AS min, max(max_id) AS max FROM rollup_1h WHERE bucket >= ? AND bucket < ?'),
+      watermark: db.prepare(`SELECT value FROM meta WHERE key = 'rollup_watermark'`).pluck(),
     }
   }
 
@@ -47,8 +63,20 @@ export class PointSource implements LaneSource {
     return this.st.max.get() as number
   }
 
-  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead {
-    const rows = (range ? this.st.readRange.all(after, range.from, range.to, limit) : this.st.read.all(after, limit)) as Array<[number, number, number, number]>
+  idRange(from: number, to: number): { min: number; max: number } | null {
+    const r = this.st.idRange.get(Math.floor(from / HOUR) * HOUR, to) as { min: number | null; max: number | null }
+    // The points above the rollup watermark (the last second or so, while the gateway runs) are in no
+    // rollup yet: they are scanned too.
+    const watermark = Number((this.st.watermark.get() as string | undefined) ?? 0)
+    const head = this.maxId()
+    if (head > watermark) return { min: Math.min(r.min ?? Infinity, watermark + 1), max: head }
+    return r.min === null || r.max === null ? null : { min: r.min, max: r.max }
+  }
+
+  read(after: number, limit: number, range?: TimeRange): LaneRead {
+    const rows = (range ? this.st.readRange.all(after, range.maxId, range.from, range.to, limit) : this.st.read.all(after, limit)) as Array<
+      [number, number, number, number]
+    >
     const lines = new Array<string>(rows.length)
     const devices = new Array<string>(rows.length)
     let last = after
@@ -59,7 +87,7 @@ export class PointSource implements LaneSource {
       devices[i] = s.device
       last = id
     }
-    return { lines, devices, last }
+    return { rows: rows.length, lines, devices, last }
   }
 
   private seriesOf(id: number): { prefix: string; device: string } {
@@ -76,7 +104,7 @@ export class PointSource implements LaneSource {
 export class EventSource implements LaneSource {
   readonly lane = 'events'
   readonly markColumn = 'event_id'
-  private readonly st: Record<'max' | 'read' | 'readRange', Statement>
+  private readonly st: Record<'max' | 'read' | 'readRange' | 'span', Statement>
 
   constructor(
     db: Database,
@@ -86,7 +114,8 @@ export class EventSource implements LaneSource {
     this.st = {
       max: db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck(),
       read: db.prepare(`SELECT ${cols} FROM events WHERE id > ? ORDER BY id LIMIT ?`),
-      readRange: db.prepare(`SELECT ${cols} FROM events WHERE id > ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?`),
+      readRange: db.prepare(`SELECT ${cols} FROM events WHERE id > ? AND id <= ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?`),
+      span: db.prepare('SELECT min(id) AS min, max(id) AS max FROM events'),
     }
   }
 
@@ -94,9 +123,15 @@ export class EventSource implements LaneSource {
     return this.st.max.get() as number
   }
 
-  read(after: number, limit: number, range?: { from: number; to: number }): LaneRead {
+  /** Events have no time index (the log is far smaller than the points): the whole log. */
+  idRange(): { min: number; max: number } | null {
+    const r = this.st.span.get() as { min: number | null; max: number | null }
+    return r.min === null || r.max === null ? null : { min: r.min, max: r.max }
+  }
+
+  read(after: number, limit: number, range?: TimeRange): LaneRead {
     type Row = { id: number; ts: number; kind: string; site: string; zone: string; device: string; sku: string; body: string }
-    const rows = (range ? this.st.readRange.all(after, range.from, range.to, limit) : this.st.read.all(after, limit)) as Row[]
+    const rows = (range ? this.st.readRange.all(after, range.maxId, range.from, range.to, limit) : this.st.read.all(after, limit)) as Row[]
     const lines: string[] = []
     const devices: string[] = []
     let last = after
@@ -108,6 +143,6 @@ export class EventSource implements LaneSource {
       }
       last = r.id
     }
-    return { lines, devices, last }
+    return { rows: rows.length, lines, devices, last }
   }
 }
