@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { LaneStats, ReplicatorStats } from '../gateway/sink/replicator.ts'
 import type { DeviceCredentials } from '../gateway/store/types.ts'
 import { publishAll } from './helpers/e2e.ts'
 import { connectDevice, tempDir, topicOf } from './helpers/gateway.ts'
@@ -27,13 +28,7 @@ const TOTAL = DEVICES * PER_PHASE.reduce((a, b) => a + b, 0)
 const OUTAGE_MS = 30_000
 const BASE = Math.floor((Date.now() - 3_600_000) / 1000) * 1000
 
-interface LaneStatus {
-  cursor: number
-  head: number
-  lagRows: number
-  lastError: string | null
-}
-type Status = { replication: { influx: { lanes?: { points: LaneStatus } } } }
+type Status = { replication: { influx: Partial<ReplicatorStats> } }
 
 describe.skipIf(!requireBinary('influxd'))('InfluxDB outage and a kill -9 during the drain', () => {
   let influx: Influxd
@@ -76,7 +71,7 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB outage and a kill -9 during
     return row ? (row.values[0]![1] as number) : 0
   }
 
-  async function status(http: number, token: string): Promise<LaneStatus | undefined> {
+  async function status(http: number, token: string): Promise<LaneStats | undefined> {
     const res = await fetch(`http://127.0.0.1:${http}/api/v1/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) })
     return ((await res.json()) as Status).replication.influx.lanes?.points
   }
@@ -150,7 +145,7 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB outage and a kill -9 during
 
     ports = await start()
     expectedSum += await publishPhase(ports.mqtt, devices, 2)
-    let last: LaneStatus | undefined
+    let last: LaneStats | undefined
     const caughtUpBy = Date.now() + 60_000
     while (Date.now() < caughtUpBy) {
       last = await status(ports.http, token)

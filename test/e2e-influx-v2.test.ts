@@ -7,13 +7,14 @@
  */
 import type { MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { ReplicatorStats } from '../gateway/sink/replicator.ts'
 import { getJson, publishAll, waitFor } from './helpers/e2e.ts'
 import { connectDevice, startTestGateway, topicOf, type TestGateway } from './helpers/gateway.ts'
 import { requireBinary, startVictoriaMetrics, type VictoriaMetrics } from './helpers/influxd.ts'
 
 const BASE = Math.floor((Date.now() - 3_600_000) / 1000) * 1000
 
-type Status = { replication: { influx: { lanes?: Record<'points' | 'events', { lagRows: number; head: number; sentLines: number }> } } }
+type Status = { replication: { influx: Partial<ReplicatorStats> } }
 
 describe.skipIf(!requireBinary('victoria-metrics'))('InfluxDB v2 write API (client library) against VictoriaMetrics', () => {
   let vm: VictoriaMetrics

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LineSchema } from '../gateway/sink/influx/lines.ts'
 import { InfluxV1Writer } from '../gateway/sink/influx/v1.ts'
+import type { ReplicatorStats } from '../gateway/sink/replicator.ts'
 import { ConfigSchema } from '../gateway/config/schema.ts'
 import { deadLetterRows, getJson, publishAll, scrapeMetric, waitFor } from './helpers/e2e.ts'
 import { connectDevice, startTestGateway, topicOf, type TestGateway } from './helpers/gateway.ts'
@@ -17,16 +18,8 @@ const HOUR = 3_600_000
 /** Readings are stamped from an hour ago, one second apart per device: every (series, ts) is unique. */
 const BASE = Math.floor((Date.now() - HOUR) / 1000) * 1000
 
-interface LaneStatus {
-  cursor: number
-  head: number
-  lagRows: number
-  lagSeconds: number
-  sentLines: number
-  rejectedLines: number
-}
 interface Status {
-  replication: { influx: { enabled: boolean; target?: string; lanes?: { points: LaneStatus; events: LaneStatus } } }
+  replication: { influx: { enabled: boolean } & Partial<ReplicatorStats> }
 }
 
 /** The single value of a one-row InfluxQL answer, by column. */

@@ -171,6 +171,18 @@ async function answers(url: string, status: number): Promise<boolean> {
 }
 
 /** One statement's result from InfluxDB's `/query`. */
+/** Start `proc`; if it does not come up, stop it and delete its data dir before rethrowing. */
+async function startOrClean(dataDir: string, proc: ServerProcess): Promise<ServerProcess> {
+  try {
+    await proc.start()
+    return proc
+  } catch (err) {
+    await proc.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+    throw err
+  }
+}
+
 export interface InfluxResult {
   series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>
   error?: string
@@ -252,14 +264,10 @@ export async function startInfluxd(): Promise<Influxd> {
   const configFile = join(dataDir, 'influxd.toml')
   writeFileSync(configFile, influxConfig(dataDir, port, rpcPort))
   const url = `http://127.0.0.1:${port}`
-  const proc = new ServerProcess('influxd', bin, ['run', '-config', configFile], join(dataDir, 'influxd.log'), () => answers(`${url}/ping`, 204))
-  try {
-    await proc.start()
-  } catch (err) {
-    await proc.stop()
-    rmSync(dataDir, { recursive: true, force: true })
-    throw err
-  }
+  const proc = await startOrClean(
+    dataDir,
+    new ServerProcess('influxd', bin, ['run', '-config', configFile], join(dataDir, 'influxd.log'), () => answers(`${url}/ping`, 204)),
+  )
   return {
     url,
     port,
@@ -337,14 +345,10 @@ export async function startVictoriaMetrics(opts: { args?: string[] } = {}): Prom
     '-search.latencyOffset=0s',
     ...(opts.args ?? []),
   ]
-  const proc = new ServerProcess('victoria-metrics', bin, args, join(dataDir, 'victoria-metrics.log'), () => answers(`${url}/health`, 200))
-  try {
-    await proc.start()
-  } catch (err) {
-    await proc.stop()
-    rmSync(dataDir, { recursive: true, force: true })
-    throw err
-  }
+  const proc = await startOrClean(
+    dataDir,
+    new ServerProcess('victoria-metrics', bin, args, join(dataDir, 'victoria-metrics.log'), () => answers(`${url}/health`, 200)),
+  )
   return {
     url,
     port,
