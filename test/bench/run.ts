@@ -2,12 +2,13 @@
  * `npm run bench` — bare aedes, mosquitto and the Stockyard gateway on this machine, each in its
  * own process, with the same generator: max QoS 1 ingest, ack latency at 1k / 5k / 10k msg/s,
  * HTTP query latency under ingest (gateway), 10,000 connected devices with heartbeats, the gateway's
- * RSS and event-loop delay per scenario, the rule engine's figures and the store-growth check.
+ * RSS and event-loop delay per scenario, the rule engine's figures, InfluxDB replication (drain, lag,
+ * ingest with it on / off) and the store-growth check.
  * Prints the tables and keeps them in BENCHMARKS.md.
  *
- *   npm run bench                  full (~13 min): every scenario, >= 3 runs of each figure
- *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no store growth
- * Flags: --only ingest,rates,http,conns,rules,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ *   npm run bench                  full (~15 min): every scenario, >= 3 runs of each figure
+ *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no influx, no store growth
+ * Flags: --only ingest,rates,http,conns,rules,influx,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
  *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
 import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } from './conns-scenario.ts'
 import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
+import { influxBench, renderInflux, type InfluxBenchConfig, type InfluxFigures } from './influx-scenario.ts'
 import { withVitals, type Vitals } from './monitor.ts'
 import { machineBusyCores } from './proc.ts'
 import { COLUMNS, num, table, writeSection } from './report.ts'
@@ -65,11 +67,19 @@ const rulesCfg: RulesBenchConfig = {
   probeSpanMs: flags.quick ? 12_000 : 40_000,
   probes: Number(flags.probes ?? (flags.quick ? 100 : 200)),
 }
+const influxCfg: InfluxBenchConfig = {
+  backlogMsgs: flags.quick ? 100_000 : 500_000,
+  backlogRate: 50_000,
+  lagRate: 10_000,
+  lagMs: flags.quick ? 10_000 : 30_000,
+  sampleMs: 250,
+  ratioRuns: flags.quick ? 1 : 3,
+}
 if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'growth'] as const
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'growth'] as const
 type Scenario = (typeof SCENARIOS)[number]
 const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
 const only = new Set<Scenario>(
@@ -194,6 +204,22 @@ if (only.has('conns')) {
 let rules: RuleFigures | null = null
 if (wantRules) rules = await ruleEngineBench(cfg, rulesCfg, SITE, log, active)
 
+let influx: InfluxFigures | null = null
+if (only.has('influx')) {
+  try {
+    influx = await influxBench(cfg, influxCfg, SITE, log, active)
+  } catch (err) {
+    // influxd missing under CI=true: the bench fails (the report still says why).
+    log(`influx: ${(err as Error).message}`)
+    notes.push(`InfluxDB scenario: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+  }
+  if (influx) {
+    vitals.push(...influx.vitals)
+    if (influx.failed.length) process.exitCode = 1 // said again at the end, after the report
+  }
+}
+
 let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
 if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
@@ -202,10 +228,11 @@ const md = rows.length ? table(rows, labels) : ''
 const section = render(md)
 process.stdout.write(`\n${section}\n`)
 if (!flags['no-write']) {
-  writeSection(flags.out, cfg.quick ? 'quick' : 'full', section)
+  writeSection(flags.out, sectionKey(), section)
   log(`written to ${flags.out}`)
 }
 log(`bench took ${Math.round((Date.now() - t0) / 1000)} s`)
+for (const why of influx?.failed ?? []) log(`FAILED (influx): ${why}`)
 
 /** Store growth: seed the gateway's data dir, then the same max-ingest runs; compare to the empty-store median. */
 async function storeGrowth(rows: number): Promise<string> {
@@ -266,6 +293,7 @@ function render(md: string): string {
     ...(conns ? [...renderConns(conns, connsCfg), ''] : []),
     ...(vitals.length ? [...renderVitals(vitals), ''] : []),
     ...(rules ? [...renderRules(rules, cfg, rulesCfg), ''] : []),
+    ...(influx ? [...renderInflux(influx, cfg, influxCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),
@@ -282,6 +310,15 @@ function render(md: string): string {
       : []),
   ]
   return lines.join('\n')
+}
+
+/**
+ * The BENCHMARKS.md section this command owns: `full` / `quick` for the whole bench, else one per
+ * scenario list (`full:only-influx`), so a partial run never replaces the whole bench's tables.
+ */
+function sectionKey(): string {
+  const mode = cfg.quick ? 'quick' : 'full'
+  return flags.only || flags['rules-only'] ? `${mode}:only-${[...only].sort().join(',')}` : mode
 }
 
 function diff(after: Record<string, number>, before: Record<string, number> | null): Record<string, number> {
