@@ -12,6 +12,7 @@ import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 import { createHttpApp, startHttpServer } from './http/index.ts'
 import { IngestPipeline } from './ingest/pipeline.ts'
 import { GatewayMetrics } from './metrics.ts'
+import { SinkHost } from './sink/host.ts'
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.ts'
 
 export interface Gateway {
@@ -64,6 +65,9 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     store.close()
     throw err
   }
+  // Replication to InfluxDB on a thread of its own, from the store's durable cursor (gateway/sink/);
+  // started once everything else is up.
+  const sink = config.influx.enabled ? new SinkHost({ config, metrics, logger: logger.child({ c: 'influx' }), runtime: pipeline }) : undefined
   const alerts = new AlertBus()
   pipeline.on('alerts', (notices) => deliverNotices(notices, { bus: alerts, aedes: broker.aedes, site: config.site, log: logger }))
   let http: Awaited<ReturnType<typeof startHttpServer>>
@@ -73,7 +77,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         config,
         store: store.series,
         beforeRead: () => pipeline.flushRollups(),
-        sinkStats: () => pipeline.sinkStats,
+        sinkStats: () => sink?.stats ?? null,
         devices: store.devices,
         deadLetters: store.deadLetters,
         tokens: store.tokens,
@@ -115,6 +119,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   }, 1000)
   watch.unref()
 
+  sink?.start()
   const ports = { ...broker.ports, http: http.port }
   if (config.mqtt.allowAnonymous) logger.warn('anonymous MQTT access is ON: for development and conformance testing only')
   logger.info({ ports, host: config.host, dataDir: config.dataDir, site: config.site }, 'stockyard ready')
@@ -131,6 +136,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       if (stopping) return
       stopping = true
       clearInterval(watch)
+      await sink?.stop()
       // Commit (and so acknowledge) what is queued, then close the connections.
       await pipeline.close()
       await broker.close()

@@ -117,6 +117,12 @@ export class GatewayMetrics {
     labelNames: ['sink', 'lane'],
     registers: [this.registry],
   })
+  readonly sinkLagSecondsMax = new Gauge({
+    name: 'stockyard_sink_lag_seconds_max',
+    help: 'Largest lag seen (polled every 50 ms) during the last second, per lane',
+    labelNames: ['sink', 'lane'],
+    registers: [this.registry],
+  })
   readonly sinkSent = new Gauge({
     name: 'stockyard_sink_sent_lines',
     help: 'Lines acknowledged by the sink since start',

@@ -134,6 +134,11 @@ describe('replicator (stand-in HTTP server for the InfluxDB write endpoint)', ()
     expect(await waitFor(() => cursor() === 10, 3000)).toBe(true)
     expect(standIn.received).toHaveLength(1)
     expect(standIn.received[0]!.at - appended).toBeGreaterThanOrEqual(390)
+    // Caught up now, but the report says how far behind it was since the last one; then it starts afresh.
+    const report = r.checkRisk().lanes.points
+    expect(report.lagSeconds).toBe(0)
+    expect(report.lagSecondsMax).toBeGreaterThanOrEqual(0.39)
+    expect(r.checkRisk().lanes.points.lagSecondsMax).toBe(0)
   })
 
   it.each([429, 503])('waits as long as Retry-After says on %i, then sends the same batch again', async (status) => {
@@ -207,5 +212,28 @@ describe('replicator (stand-in HTTP server for the InfluxDB write endpoint)', ()
     expect(await waitFor(() => cursor() === 2300, 5000)).toBe(true)
     expect(standIn.lines()).toHaveLength(300)
     expect(standIn.lines()[0]).toContain('temperature_c=2000 ')
+  })
+
+  it('sends the metrics of one reading as one line with a field each, but never one field twice in a line', async () => {
+    const labels = { site: 's1', zone: 'z1', device: 'd1', sku: '' }
+    const point = (metric: string, value: number, ts = T0) => ({ metric, labels, ts, value })
+    const reading = (...points: ReturnType<typeof point>[]): Accepted => ({ device: 'd1', site: 's1', kind: 'reading', points, events: [], keys: [] })
+    store.series.append({
+      accepted: [
+        reading(point('temperature_c', 4.5), point('humidity_pct', 61)),
+        // A second reading of the same metric in the same ms, then another time.
+        reading(point('temperature_c', 4.6)),
+        reading(point('temperature_c', 4.7, T0 + 1000), point('weight_kg', 2, T0 + 1000)),
+      ],
+      rejections: [],
+    })
+    replicator().start()
+    expect(await waitFor(() => cursor() === 5, 3000)).toBe(true)
+    expect(standIn.lines()).toEqual([
+      `environment,device=d1,site=s1,zone=z1 temperature_c=4.5,humidity_pct=61 ${T0}`,
+      `environment,device=d1,site=s1,zone=z1 temperature_c=4.6 ${T0}`,
+      `environment,device=d1,site=s1,zone=z1 temperature_c=4.7 ${T0 + 1000}`,
+      `shelf,device=d1,site=s1,zone=z1 weight_kg=2 ${T0 + 1000}`,
+    ])
   })
 })

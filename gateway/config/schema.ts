@@ -179,6 +179,11 @@ export const ConfigSchema = z
         retryBaseMs: z.number().int().min(10).default(1_000),
         /** ...up to this (also the cap on an honoured Retry-After). */
         retryMaxMs: z.number().int().min(100).default(60_000),
+        /**
+         * Niceness of the sink worker thread (Linux; 0-19). Replication is background work: when ingest
+         * keeps every core busy it yields, falls behind (lag in /metrics) and catches up afterwards.
+         */
+        nice: z.number().int().min(0).max(19).default(19),
         /** An alert fires when unreplicated data is this close to being deleted by the store's retention. */
         retentionWarnMs: z.number().int().min(0).default(DAY),
       })

@@ -15,6 +15,7 @@ const LANE = {
     head: { type: 'integer' },
     lagRows: { type: 'integer' },
     lagSeconds: { type: 'number' },
+    lagSecondsMax: { type: 'number', description: 'Largest lag seen during the last second' },
     sentLines: { type: 'integer' },
     rejectedLines: { type: 'integer' },
     failedAttempts: { type: 'integer' },

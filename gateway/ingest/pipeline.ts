@@ -15,7 +15,6 @@ import type { Logger } from '../core/log.ts'
 import type { Rejection, RejectionCode } from '../core/records.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { AlertNotice, RuntimeCalls } from '../rules/runtime.ts'
-import type { ReplicatorStats } from '../sink/replicator.ts'
 import { OUTCOME_ACCEPTED, type FromWorker, type RawMessage, type RuleStatsMessage, type ToWorker } from './protocol.ts'
 
 /** Who sent a message, as established by the broker at CONNECT. */
@@ -56,8 +55,6 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   private closing: Promise<void> | null = null
   private dead: Error | null = null
-  /** The InfluxDB replication as of the worker's last report (every second), or null when it is off. */
-  sinkStats: ReplicatorStats | null = null
   private readonly ready: Promise<void>
 
   constructor(private readonly deps: { config: Readonly<Config>; metrics: GatewayMetrics; logger: Logger; now: () => number }) {
@@ -188,8 +185,6 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
       }
       case 'ruleStats':
         return this.onRuleStats(m)
-      case 'sinkStats':
-        return this.onSinkStats(m.stats)
       case 'ready':
         return
     }
@@ -242,22 +237,6 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
     metrics.webhookDelivered.set(m.webhooks.delivered)
     metrics.notificationsDropped.set(m.droppedNotifications)
     metrics.webhookFailedAttempts.set(m.webhooks.failedAttempts)
-  }
-
-  private onSinkStats(stats: ReplicatorStats): void {
-    const metrics = this.deps.metrics
-    this.sinkStats = stats
-    let up = 1
-    for (const [lane, s] of Object.entries(stats.lanes)) {
-      const labels = { sink: 'influx', lane }
-      metrics.sinkLagRows.set(labels, s.lagRows)
-      metrics.sinkLagSeconds.set(labels, s.lagSeconds)
-      metrics.sinkSent.set(labels, s.sentLines)
-      metrics.sinkRejected.set(labels, s.rejectedLines)
-      metrics.sinkFailedAttempts.set(labels, s.failedAttempts)
-      if (s.lastError !== null) up = 0
-    }
-    metrics.sinkUp.set({ sink: 'influx' }, up)
   }
 
   private post(m: ToWorker): void {

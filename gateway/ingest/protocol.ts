@@ -7,7 +7,6 @@
 import type { Rejection, RejectionCode } from '../core/records.ts'
 import type { AlertNotice, RuntimeCalls } from '../rules/runtime.ts'
 import type { WebhookOutboxStats } from '../alerts/webhook.ts'
-import type { ReplicatorStats } from '../sink/replicator.ts'
 
 /** One PUBLISH as the broker saw it. */
 export interface RawMessage {
@@ -58,5 +57,4 @@ export type FromWorker =
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; error: { code: string; message: string; details?: unknown } }
   | RuleStatsMessage
-  | { type: 'sinkStats'; stats: ReplicatorStats }
   | { type: 'fatal'; error: string; code?: string }

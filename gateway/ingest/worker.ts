@@ -9,8 +9,6 @@ import { clockOf } from '../core/clock.ts'
 import { StockyardError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import { RuleRuntime } from '../rules/runtime.ts'
-import { REPLICATION_AT_RISK } from '../rules/system.ts'
-import { createInfluxReplicator, createInfluxWriter } from '../sink/influx/index.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { IngestCore } from './core.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
@@ -44,31 +42,6 @@ try {
     publish: (notices) => send({ type: 'alerts', notices }),
   })
   rules.start()
-  // Replication to InfluxDB from a durable cursor (gateway/sink/), next to the writer connection.
-  const writer = config.influx.enabled ? createInfluxWriter(config.influx) : undefined
-  const replicator = writer
-    ? createInfluxReplicator(store.db, config, {
-        writer,
-        log: logger.child({ c: 'influx' }),
-        retentionNow: clock.now,
-        onRisk: (lane, atRisk, s) =>
-          rules.observeSystem(REPLICATION_AT_RISK, { lane }, atRisk, s.lagRows, {
-            target: writer.describe,
-            expires: s.expiresAt === null ? '' : new Date(s.expiresAt).toISOString(),
-          }),
-      })
-    : undefined
-  const reportSink = (): void => {
-    try {
-      if (replicator) send({ type: 'sinkStats', stats: replicator.checkRisk() })
-    } catch (err) {
-      logger.error({ err }, 'replication status check failed')
-    }
-  }
-  replicator?.start()
-  reportSink()
-  const sinkTimer = setInterval(reportSink, 1000)
-  sinkTimer.unref()
   const statsTimer = setInterval(() => {
     const alerts: Record<string, number> = {}
     for (const a of rules.book.list()) alerts[`${a.state}/${a.severity}`] = (alerts[`${a.state}/${a.severity}`] ?? 0) + 1
@@ -112,7 +85,6 @@ try {
         try {
           const r = core.process(m.messages)
           send({ type: 'batch', id: m.id, ok: true, outcomes: r.outcomes, rejections: r.rejections, stats: r.stats })
-          if (r.stats.points + r.stats.events > 0) replicator?.notify()
           // After the answer: the acks do not wait for the rules, and a rule failure cannot un-store a batch.
           if (r.accepted.length) {
             try {
@@ -154,9 +126,8 @@ try {
       case 'close':
         clearInterval(rollups)
         clearInterval(statsTimer)
-        clearInterval(sinkTimer)
         clearTimeout(sweep)
-        void Promise.allSettled([rules.close(), replicator?.stop()]).finally(() => {
+        void rules.close().finally(() => {
           store.close()
           port.close()
         })

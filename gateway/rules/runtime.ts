@@ -27,7 +27,7 @@ import { SkuMaster, loadSkuFile } from '../state/skus.ts'
 import type { DeviceRegistry, SeriesStore } from '../store/types.ts'
 import { loadRulePacks, NOT_A_PACK, PACK_FILE_NAME, parseRulePack, type LoadedPack } from './load.ts'
 import { RuleEngine, type ForecastSignals, type ShipmentSnapshot } from './engine/engine.ts'
-import { AlertBook, type LifecycleRule } from './engine/lifecycle.ts'
+import { AlertBook } from './engine/lifecycle.ts'
 import type { Rule } from './schema.ts'
 import { SYSTEM_RULES } from './system.ts'
 
@@ -65,6 +65,16 @@ export interface RuntimeCalls {
   putSku(args: { sku: string; patch: Record<string, unknown> }): unknown
   reloadRules(): { rules: number }
   describeRules(): RulesDescription
+  observeSystem(args: SystemObservation): void
+}
+
+/** A verdict on a built-in alert (rules/system.ts), from the component that watches its condition. */
+export interface SystemObservation {
+  rule: string
+  labels: Record<string, string>
+  fire: boolean
+  value: number
+  extra: Record<string, string>
 }
 
 /** The loaded rule packs as plain data (it crosses the worker boundary): `file` is the name under `rules.dir`. */
@@ -205,8 +215,10 @@ export class RuleRuntime implements RuntimeCalls {
   // ---------------------------------------------------------------------------------------------
 
   /** A verdict on a built-in alert (rules/system.ts) from the part of the gateway that owns it; committed soon after. */
-  observeSystem(rule: LifecycleRule, labels: Record<string, string>, fire: boolean, value: number, extra: Record<string, string>): void {
-    this.book.observe({ rule, labels, verdict: fire ? 'fire' : 'clear', value, threshold: null, extra })
+  observeSystem({ rule, labels, fire, value, extra }: SystemObservation): void {
+    const r = SYSTEM_RULES.find((x) => x.id === rule)
+    if (!r) throw new StockyardError('request.invalid', `${rule} is not a built-in alert`)
+    this.book.observe({ rule: r, labels, verdict: fire ? 'fire' : 'clear', value, threshold: null, extra })
   }
 
   ack({ id, by }: { id: string; by: string }): unknown {

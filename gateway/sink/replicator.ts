@@ -20,7 +20,7 @@
  *
  * Hand-written because no library does this over our store: the InfluxDB client's WriteApi retries
  * from an in-memory buffer (lost on restart), and job queues need Redis or keep jobs in memory.
- * It runs on the ingest worker next to the writer connection; its statements are short indexed reads.
+ * It runs on a worker thread of its own (sink/worker.ts); its statements are short indexed reads.
  */
 import type { Database, Statement } from 'better-sqlite3'
 import type { Config } from '../config/schema.ts'
@@ -48,6 +48,8 @@ export interface LaneStats {
   lagRows: number
   /** Age of the oldest unacknowledged row, in seconds (0 when caught up). */
   lagSeconds: number
+  /** The largest `lagSeconds` seen (every poll, 50 ms) since the previous `checkRisk()` report: the peak a snapshot misses. */
+  lagSecondsMax: number
   /** Lines acknowledged since start. */
   sentLines: number
   /** Lines refused by the sink and dead-lettered since start. */
@@ -110,6 +112,8 @@ interface Lane {
   lastError: string | null
   /** As last reported to `onRisk`; null until the first check, which always reports (an alert from before a restart may need resolving). */
   atRisk: boolean | null
+  /** Largest lag (ms) seen by pump since the last report. */
+  peakLagMs: number
   markBefore: Statement
 }
 
@@ -154,9 +158,15 @@ export class Replicator {
         failedAttempts: 0,
         lastError: null,
         atRisk: null,
+        peakLagMs: 0,
         markBefore: db.prepare(`SELECT minute FROM marks WHERE ${source.markColumn} <= ? ORDER BY minute DESC LIMIT 1`).pluck(),
       }
     })
+  }
+
+  /** The sink, for logs and alerts. */
+  get target(): string {
+    return this.opts.writer.describe
   }
 
   /** Start sending the backlog; later rows are picked up on `notify()`. */
@@ -188,11 +198,13 @@ export class Replicator {
       this.seen(lane, head, now)
       const lagRows = Math.max(0, head - lane.cursor)
       const arrived = lagRows > 0 ? this.arrivalOf(lane, lane.cursor) : null
+      const lagMs = arrived === null ? 0 : Math.max(0, now - arrived)
       lanes[lane.source.lane] = {
         cursor: lane.cursor,
         head,
         lagRows,
-        lagSeconds: arrived === null ? 0 : Math.max(0, now - arrived) / 1000,
+        lagSeconds: lagMs / 1000,
+        lagSecondsMax: Math.max(lagMs, lane.peakLagMs) / 1000,
         sentLines: lane.sentLines,
         rejectedLines: lane.rejectedLines,
         failedAttempts: lane.failedAttempts,
@@ -209,6 +221,7 @@ export class Replicator {
     const now = (this.opts.retentionNow ?? this.now)()
     for (const lane of this.lanes) {
       const s = stats.lanes[lane.source.lane]
+      lane.peakLagMs = 0
       const atRisk = s.expiresAt !== null && now >= s.expiresAt - this.opts.config.retentionWarnMs
       if (atRisk === lane.atRisk) continue
       lane.atRisk = atRisk
@@ -252,6 +265,7 @@ export class Replicator {
         if (this.active >= concurrency) break
         const head = lane.source.maxId()
         this.seen(lane, head, now)
+        if (head > lane.cursor) lane.peakLagMs = Math.max(lane.peakLagMs, now - (this.arrivalOf(lane, lane.cursor) ?? now))
         if (head <= lane.readTo) continue
         const oldest = this.arrivalOf(lane, lane.readTo) ?? now
         if (head - lane.readTo < batchLines && now - oldest < flushMs) {

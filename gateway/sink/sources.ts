@@ -40,8 +40,8 @@ export interface LaneSource {
 export class PointSource implements LaneSource {
   readonly lane = 'points'
   readonly markColumn = 'point_id'
-  /** Per series: its line prefix and device; series are few and never change. */
-  private readonly series = new Map<number, { prefix: string; device: string }>()
+  /** Per series: measurement and tags, field and device; series are few and never change. */
+  private readonly series = new Map<number, { key: string; field: string; device: string }>()
   private readonly st: Record<'max' | 'read' | 'readRange' | 'series' | 'idRange' | 'watermark', Statement>
 
   constructor(
@@ -77,24 +77,47 @@ export class PointSource implements LaneSource {
     const rows = (range ? this.st.readRange.all(after, range.maxId, range.from, range.to, limit) : this.st.read.all(after, limit)) as Array<
       [number, number, number, number]
     >
-    const lines = new Array<string>(rows.length)
-    const devices = new Array<string>(rows.length)
+    const lines: string[] = []
+    const devices: string[] = []
     let last = after
-    for (let i = 0; i < rows.length; i++) {
-      const [id, seriesId, ts, value] = rows[i]!
+    // Consecutive rows of one series key and timestamp (the metrics of one reading) share a line.
+    let open = ''
+    let openKey = ''
+    let openTs = NaN
+    let openDevice = ''
+    const openFields: string[] = []
+    for (const [id, seriesId, ts, value] of rows) {
       const s = this.seriesOf(seriesId)
-      lines[i] = `${s.prefix}${value} ${ts}`
-      devices[i] = s.device
+      // A field twice (two readings of one metric in one ms) starts a new line: one value per field and line.
+      if (s.key === openKey && ts === openTs && !openFields.includes(s.field)) {
+        open += `,${s.field}=${value}`
+        openFields.push(s.field)
+      } else {
+        if (open) {
+          lines.push(`${open} ${openTs}`)
+          devices.push(openDevice)
+        }
+        open = `${s.key} ${s.field}=${value}`
+        openKey = s.key
+        openTs = ts
+        openDevice = s.device
+        openFields.length = 0
+        openFields.push(s.field)
+      }
       last = id
+    }
+    if (open) {
+      lines.push(`${open} ${openTs}`)
+      devices.push(openDevice)
     }
     return { rows: rows.length, lines, devices, last }
   }
 
-  private seriesOf(id: number): { prefix: string; device: string } {
+  private seriesOf(id: number): { key: string; field: string; device: string } {
     let s = this.series.get(id)
     if (!s) {
       const r = this.st.series.get(id) as { metric: string; site: string; zone: string; device: string; sku: string }
-      s = { prefix: this.schema.seriesPrefix(r.metric, r), device: r.device }
+      s = { key: this.schema.seriesKey(r.metric, r), field: this.schema.fieldOf(r.metric), device: r.device }
       this.series.set(id, s)
     }
     return s

@@ -3,8 +3,8 @@
  *
  * - Points: one measurement per metric family (`environment`, `shelf`, `device`, else `reading`,
  *   overridable per metric in `influx.measurements`), the metric name as the field, tags site, zone,
- *   device and sku (empty ones left out), millisecond timestamps. A reading with two metrics becomes
- *   two lines of the same point, which InfluxDB merges into one point with two fields.
+ *   device and sku (empty ones left out), millisecond timestamps. The metrics of one reading (stored
+ *   as consecutive rows with one timestamp) go out as one line with a field each.
  * - Events: `scan` (tags + event and sku), `shipment` (tag status; the shipment id is a field, never a
  *   tag, so tag cardinality stays bounded) and `device_status`.
  * - Numbers are always written as floats, so a field never changes type between lines.
@@ -53,9 +53,19 @@ export class LineSchema {
     return Object.hasOwn(this.measurements, metric) ? this.measurements[metric]! : OTHER_MEASUREMENT
   }
 
-  /** Everything of a point's line before the value (`environment,site=s,zone=a temperature_c=`); cache it per series. */
+  /** Measurement and tags of a series' points (`environment,site=s,zone=a`): a point's identity with its timestamp. */
+  seriesKey(metric: string, labels: SeriesLabels): string {
+    return `${escape.measurement(this.measurementOf(metric))}${tags({ device: labels.device, site: labels.site, sku: labels.sku, zone: labels.zone })}`
+  }
+
+  /** The field of a metric (`temperature_c`). */
+  fieldOf(metric: string): string {
+    return escape.tag(metric)
+  }
+
+  /** Everything of a one-field point's line before the value (`environment,site=s,zone=a temperature_c=`). */
   seriesPrefix(metric: string, labels: SeriesLabels): string {
-    return `${escape.measurement(this.measurementOf(metric))}${tags({ device: labels.device, site: labels.site, sku: labels.sku, zone: labels.zone })} ${escape.tag(metric)}=`
+    return `${this.seriesKey(metric, labels)} ${this.fieldOf(metric)}=`
   }
 
   /** One event as one line, or null for an event kind with no measurement. */
