@@ -262,6 +262,8 @@ export class Replicator {
     for (let progress = true; progress && this.active < concurrency;) {
       progress = false
       for (const lane of this.lanes) {
+        // Acknowledged batches whose cursor write failed earlier are recorded now.
+        if (lane.inflight[0]?.done) this.advance(lane)
         if (this.active >= concurrency) break
         const head = lane.source.maxId()
         this.seen(lane, head, now)
@@ -323,14 +325,22 @@ export class Replicator {
     let done = 0
     while (done < lane.inflight.length && lane.inflight[done]!.done) done++
     if (done === 0 || this.stopped) return
-    const batches = lane.inflight.splice(0, done)
+    const batches = lane.inflight.slice(0, done)
     const last = batches[batches.length - 1]!.last
     const now = this.now()
     const topic = `${this.opts.name}:${lane.source.lane}`
-    this.opts.db.transaction(() => {
-      for (const b of batches) for (const d of b.dead) this.insertDead.run(now, SINK_REJECTED, d.reason, d.device, topic, d.line.slice(0, 1024))
-      this.saveCursor.run(this.opts.name, lane.source.lane, last, now)
-    })()
+    try {
+      this.opts.db.transaction(() => {
+        for (const b of batches) for (const d of b.dead) this.insertDead.run(now, SINK_REJECTED, d.reason, d.device, topic, d.line.slice(0, 1024))
+        this.saveCursor.run(this.opts.name, lane.source.lane, last, now)
+      })()
+    } catch (err) {
+      // The store was busy or failed: the batches stay done but unrecorded; the next completion (or a
+      // restart, which sends them again) records them.
+      this.opts.log.error({ err, lane: lane.source.lane }, 'could not store the replication cursor; will retry')
+      return
+    }
+    lane.inflight.splice(0, done)
     lane.cursor = last
     for (const b of batches) {
       lane.sentLines += b.lines.length - b.dead.length
