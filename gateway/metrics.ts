@@ -104,7 +104,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
-  /** InfluxDB replication, per lane (points, events), mirrored from the ingest worker every second. */
+  /** InfluxDB replication, per lane (points, events), mirrored from the sink worker every second. */
   readonly sinkLagRows = new Gauge({
     name: 'stockyard_sink_lag_rows',
     help: 'Rows stored but not yet acknowledged by the sink, per lane',

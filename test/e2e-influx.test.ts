@@ -19,7 +19,7 @@ const HOUR = 3_600_000
 const BASE = Math.floor((Date.now() - HOUR) / 1000) * 1000
 
 interface Status {
-  replication: { influx: { enabled: boolean } & Partial<ReplicatorStats> }
+  replication: { influx: { enabled: boolean; running?: boolean } & Partial<ReplicatorStats> }
 }
 
 /** The single value of a one-row InfluxQL answer, by column. */
@@ -112,7 +112,7 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB 1.x sink against a real inf
     ])
 
     const status = await caughtUp(gw, token)
-    expect(status.replication.influx.enabled).toBe(true)
+    expect(status.replication.influx).toMatchObject({ enabled: true, running: true })
     // Each reading's two metrics went out as one line with two fields.
     expect(status.replication.influx.lanes!.points.sentLines).toBe(N * 3)
 

@@ -31,6 +31,9 @@ class StandIn {
   script: Array<(res: ServerResponse) => void> = []
   /** After the script: refuse (400, like a partial write) any request for which this says so. */
   refuse: (lines: string[]) => boolean = () => false
+  refusal = (_lines: string[]): string => '{"error":"partial write: field type conflict dropped=1"}'
+  /** After the script: answer 503 with Retry-After: 1 to any request for which this says so. */
+  busy: (lines: string[]) => boolean = () => false
   delayMs = 0
   concurrent = 0
   maxConcurrent = 0
@@ -47,8 +50,11 @@ class StandIn {
         this.received.push({ at: Date.now(), lines })
         const answer =
           this.script.shift() ??
-          ((r: ServerResponse) =>
-            this.refuse(lines) ? r.writeHead(400).end('{"error":"partial write: field type conflict dropped=1"}') : r.writeHead(204).end())
+          ((r: ServerResponse) => {
+            if (this.busy(lines)) r.writeHead(503, { 'retry-after': '1' }).end('{"error":"busy"}')
+            else if (this.refuse(lines)) r.writeHead(400).end(this.refusal(lines))
+            else r.writeHead(204).end()
+          })
         setTimeout(() => {
           this.concurrent--
           answer(res)
@@ -234,6 +240,51 @@ describe('replicator (stand-in HTTP server for the InfluxDB write endpoint)', ()
       `environment,device=d1,site=s1,zone=z1 temperature_c=4.6 ${T0}`,
       `environment,device=d1,site=s1,zone=z1 temperature_c=4.7 ${T0 + 1000}`,
       `shelf,device=d1,site=s1,zone=z1 weight_kg=2 ${T0 + 1000}`,
+    ])
+  })
+
+  it('holds at most `concurrency` unrecorded batches per lane while its oldest waits out a Retry-After, and resumes it when the sink answers', async () => {
+    // The batch starting at value 0 is refused with 503 + Retry-After: 1 for its first second.
+    const t0 = Date.now()
+    standIn.busy = (lines) => lines[0]!.includes('temperature_c=0 ') && Date.now() - t0 < 1000
+    store.series.append({ accepted: readings(1000), rejections: [] })
+    replicator({ batchLines: 100, concurrency: 2, retryMaxMs: 5000 }).start()
+    expect(await waitFor(() => cursor() === 1000, 5000)).toBe(true)
+    const firstValue = (q: Received): number => Number(/temperature_c=(\d+) /.exec(q.lines[0]!)![1])
+    const early = standIn.received.filter((q) => q.at - t0 < 900).map(firstValue)
+    // Only the stuck batch and one more were sent meanwhile: nothing piles up behind the stuck one.
+    expect(new Set(early)).toEqual(new Set([0, 100]))
+    expect(standIn.received.map(firstValue).filter((v) => v === 0).length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('records the batches that land while stop() waits for them', async () => {
+    standIn.delayMs = 300
+    store.series.append({ accepted: readings(200), rejections: [] })
+    const r = replicator({ batchLines: 100, concurrency: 2 })
+    r.start()
+    expect(await waitFor(() => standIn.received.length === 2, 2000)).toBe(true)
+    await r.stop(2000)
+    running.length = 0
+    expect(cursor()).toBe(200)
+  })
+
+  it('dead-letters a whole batch in one request when InfluxDB says it dropped every line', async () => {
+    standIn.refuse = () => true
+    standIn.refusal = (lines) => `{"error":"partial write: points beyond retention policy dropped=${lines.length}"}`
+    store.series.append({ accepted: readings(300), rejections: [] })
+    const r = replicator({ batchLines: 300 })
+    r.start()
+    expect(await waitFor(() => cursor() === 300, 3000)).toBe(true)
+    expect(standIn.received).toHaveLength(1)
+    expect(store.deadLetters.count()).toBe(300)
+    expect(r.stats().lanes.points).toMatchObject({ sentLines: 0, rejectedLines: 300 })
+  })
+
+  it('refuses a retentionWarnMs that the store retention would always trigger', () => {
+    const r = ConfigSchema.safeParse({ store: { retention: { rawDays: 1 } }, influx: { enabled: true } })
+    expect(r.success).toBe(false)
+    expect(r.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['influx.retentionWarnMs', expect.stringMatching(/^must be shorter than the store's shortest retention \(86400000 ms\)/)],
     ])
   })
 })

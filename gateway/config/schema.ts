@@ -211,6 +211,16 @@ export const ConfigSchema = z
   })
   .check((ctx) => {
     const influx = ctx.value.influx
+    const retention = ctx.value.store.retention
+    const shortest = Math.min(retention.rawDays, retention.eventDays) * DAY
+    if (influx.enabled && influx.retentionWarnMs >= shortest) {
+      ctx.issues.push({
+        code: 'custom',
+        input: influx.retentionWarnMs,
+        path: ['influx', 'retentionWarnMs'],
+        message: `must be shorter than the store's shortest retention (${shortest} ms), or the at-risk alert would fire at any lag`,
+      })
+    }
     if (influx.enabled && influx.protocol === 'v2') {
       for (const key of ['org', 'token'] as const) {
         if (!influx[key]) ctx.issues.push({ code: 'custom', input: influx[key], path: ['influx', key], message: `required when influx.protocol is v2` })

@@ -36,8 +36,10 @@ export interface HttpDeps {
   beforeRead?: () => Promise<void>
   /** Where unexpected (500) errors are logged; `console.error` when omitted. */
   log?: Pick<Logger, 'error'>
-  /** InfluxDB replication as last reported by the ingest worker; null when it is off. */
-  sinkStats?: () => ReplicatorStats | null
+  /** When the gateway started (epoch ms), for /api/v1/status. */
+  startedAt?: number
+  /** InfluxDB replication as last reported by the sink worker, and whether that worker runs; null when replication is off. */
+  sinkStats?: () => (Partial<ReplicatorStats> & { running: boolean }) | null
   /** Alerts, stock, shipments, SKUs and rules; without it those routes answer 503. */
   warehouse?: WarehouseDeps
 }

@@ -133,6 +133,7 @@ export const openApiDocument = {
                       type: 'object',
                       properties: {
                         enabled: { type: 'boolean' },
+                        running: { type: 'boolean', description: 'The sink worker thread is up (restarted 5 s after it dies)' },
                         target: { type: 'string' },
                         inflight: { type: 'integer' },
                         lanes: { type: 'object', properties: { points: LANE, events: LANE } },

@@ -1,8 +1,6 @@
 /** The gateway's own status for site staff and HQ: identity, uptime and InfluxDB replication lag. */
 import type { Route } from './route.ts'
 
-const started = Date.now()
-
 export const statusRoutes: Route[] = [
   {
     method: 'GET',
@@ -10,12 +8,13 @@ export const statusRoutes: Route[] = [
     access: 'viewer',
     handle: (c, deps) => {
       const sink = deps.sinkStats?.() ?? null
+      const started = deps.startedAt ?? Date.now()
       return c.json({
         site: deps.config.site,
         startedAt: started,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
         replication: {
-          // `lanes` appear with the worker's first report, right after start.
+          // `running` says whether the sink worker is up; `lanes` appear with its first report.
           influx: { enabled: deps.config.influx.enabled, ...sink },
         },
       })

@@ -32,6 +32,9 @@ import type { Rule } from './schema.ts'
 import { SYSTEM_RULES } from './system.ts'
 
 const WATERMARK = 'state_event_id'
+// The rule state's transactions are IMMEDIATE (take the write lock first): some begin with a read, and a
+// deferred transaction that reads then writes fails at once with SQLITE_BUSY(_SNAPSHOT), without waiting,
+// when the sink worker's connection has committed meanwhile.
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
@@ -166,10 +169,12 @@ export class RuleRuntime implements RuntimeCalls {
     const now = clock.now()
     try {
       this.stock.compact(now - config.ingest.maxPastAgeMs - HOUR)
-      this.deps.db.transaction(() => {
-        this.stock.flush()
-        this.tables.prune(now - config.rules.historyDays * DAY)
-      })()
+      this.deps.db
+        .transaction(() => {
+          this.stock.flush()
+          this.tables.prune(now - config.rules.historyDays * DAY)
+        })
+        .immediate()
       this.book.forget(now - config.rules.historyDays * DAY)
     } catch (err) {
       this.deps.log.error({ err }, 'rule state upkeep failed; will retry')
@@ -350,11 +355,13 @@ export class RuleRuntime implements RuntimeCalls {
       n++
     }
     this.eventWatermark = max
-    this.deps.db.transaction(() => {
-      this.stock.flush()
-      this.shipments.flush()
-      this.saveWatermark.run(String(max))
-    })()
+    this.deps.db
+      .transaction(() => {
+        this.stock.flush()
+        this.shipments.flush()
+        this.saveWatermark.run(String(max))
+      })
+      .immediate()
     if (n) this.deps.log.info({ events: n }, 'warehouse state caught up with the event log')
   }
 
@@ -397,26 +404,28 @@ export class RuleRuntime implements RuntimeCalls {
   private commit(): void {
     let changes: AlertChange[] = []
     try {
-      this.deps.db.transaction(() => {
-        this.stock.flush()
-        this.shipments.flush()
-        this.book.flush()
-        changes = this.book.takeChanges()
-        for (const c of changes) {
-          if (!notifies(c)) continue
-          for (const t of c.alert.notify) {
-            if (!t.startsWith('webhook:')) continue
-            const name = t.slice(8)
-            if (Object.hasOwn(this.deps.config.notify.webhooks, name)) this.outbox.enqueue(name, payloadOf(c, this.deps.config.site))
-            else this.droppedNotifications++
+      this.deps.db
+        .transaction(() => {
+          this.stock.flush()
+          this.shipments.flush()
+          this.book.flush()
+          changes = this.book.takeChanges()
+          for (const c of changes) {
+            if (!notifies(c)) continue
+            for (const t of c.alert.notify) {
+              if (!t.startsWith('webhook:')) continue
+              const name = t.slice(8)
+              if (Object.hasOwn(this.deps.config.notify.webhooks, name)) this.outbox.enqueue(name, payloadOf(c, this.deps.config.site))
+              else this.droppedNotifications++
+            }
           }
-        }
-        const max = (this.maxEventId.get() as number | null) ?? 0
-        if (max > this.eventWatermark) {
-          this.eventWatermark = max
-          this.saveWatermark.run(String(max))
-        }
-      })()
+          const max = (this.maxEventId.get() as number | null) ?? 0
+          if (max > this.eventWatermark) {
+            this.eventWatermark = max
+            this.saveWatermark.run(String(max))
+          }
+        })
+        .immediate()
     } catch (err) {
       this.deps.log.error({ err }, 'could not store the rule state; it is rebuilt from the event log at the next start')
       return

@@ -32,17 +32,37 @@ export interface BackfillResult {
   seconds: number
 }
 
-export async function backfill(
-  db: Database,
-  config: Readonly<Config>,
-  opts: { from: number; to: number; writer: LineWriter; progress?: (lane: LaneName, sent: number) => void },
-): Promise<BackfillResult> {
+export interface BackfillOptions {
+  from: number
+  to: number
+  writer: LineWriter
+  progress?: (lane: LaneName, sent: number) => void
+}
+
+export async function backfill(db: Database, config: Readonly<Config>, opts: BackfillOptions): Promise<BackfillResult> {
   const { from, to, writer } = opts
   if (!(from < to))
     throw new StockyardError('request.invalid', `--from must be before --to (got ${new Date(from).toISOString()} .. ${new Date(to).toISOString()})`)
   const started = Date.now()
   const schema = new LineSchema(config.influx.measurements)
   const lanes = {} as Record<LaneName, BackfillLaneResult>
+  try {
+    await sendRange(db, config, opts, schema, lanes)
+  } finally {
+    await writer.close()
+  }
+  return { from, to, target: writer.describe, lanes, seconds: (Date.now() - started) / 1000 }
+}
+
+/** Each lane's rows in [from, to), in rowid order, through `deliverLines`; results into `lanes`. */
+async function sendRange(
+  db: Database,
+  config: Readonly<Config>,
+  opts: BackfillOptions,
+  schema: LineSchema,
+  lanes: Record<LaneName, BackfillLaneResult>,
+): Promise<void> {
+  const { from, to, writer } = opts
   for (const source of [new PointSource(db, schema), new EventSource(db, schema)]) {
     const result: BackfillLaneResult = { sent: 0, refused: 0, refusals: [] }
     lanes[source.lane] = result
@@ -74,6 +94,4 @@ export async function backfill(
       after = read.last
     }
   }
-  await writer.close()
-  return { from, to, target: writer.describe, lanes, seconds: (Date.now() - started) / 1000 }
 }

@@ -42,6 +42,11 @@ export async function deliverLines(writer: LineWriter, lines: string[], devices:
     return []
   }
   if (lines.length === 1) return [{ line: lines[0]!, device: devices[0]!, reason: result.reason }]
+  // InfluxDB 1.x counts what it dropped ("... points beyond retention policy dropped=5000"): when that
+  // is every line, all are refused, and halving would only cost 2n - 1 requests to learn it.
+  if (Number(/dropped=(\d+)/.exec(result.reason)?.[1]) === lines.length) {
+    return lines.map((line, i) => ({ line, device: devices[i]!, reason: result.reason }))
+  }
   // Which lines are bad? Halve and try each half: InfluxDB keeps the good points of a partial
   // write, and writing them again changes nothing.
   const mid = lines.length >> 1

@@ -17,6 +17,8 @@ const CLOSE_GRACE_MS = 5000
 
 export class SinkHost {
   private worker: Worker | undefined
+  /** True from the worker's ready message until it exits. */
+  running = false
   private stopping = false
   private restartTimer: NodeJS.Timeout | undefined
   /** As of the worker's last report (every second); null before the first. */
@@ -39,6 +41,7 @@ export class SinkHost {
     worker.on('exit', (code) => {
       if (this.worker !== worker) return
       this.worker = undefined
+      this.running = false
       if (this.stopping) return
       this.deps.metrics.sinkUp.set({ sink: 'influx' }, 0)
       this.deps.logger.error({ code, restartInMs: RESTART_MS }, 'sink worker exited; replication resumes from its cursor when it is restarted')
@@ -94,6 +97,7 @@ export class SinkHost {
         logger.error({ error: m.error }, 'sink worker could not start')
         return
       case 'ready':
+        this.running = true
         return
     }
   }

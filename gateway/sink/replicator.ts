@@ -30,6 +30,8 @@ import { deliverLines, type DeliverPolicy, type RefusedLine } from './deliver.ts
 import type { LineWriter } from './types.ts'
 
 const DAY = 86_400_000
+/** Arrival samples kept per lane before their resolution is halved. */
+const MAX_ARRIVALS = 1024
 
 export const SINK_CURSOR_DDL = `
 CREATE TABLE IF NOT EXISTS sink_cursor (
@@ -75,6 +77,8 @@ export interface ReplicatorOptions {
   writer: LineWriter
   sources: readonly LaneSource[]
   config: Pick<Config['influx'], 'batchLines' | 'flushMs' | 'concurrency' | 'retryBaseMs' | 'retryMaxMs' | 'retentionWarnMs'>
+  /** Dead-letter rows kept (ingest.deadLetterMax): the oldest are deleted as sink refusals are added. */
+  deadLetterMax: number
   /** Retention of each lane's table in days (store.retention.rawDays / eventDays). */
   retentionDays: Record<LaneName, number>
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
@@ -83,15 +87,18 @@ export interface ReplicatorOptions {
   /** The clock retention runs on (the gateway clock), to tell when rows expire. */
   retentionNow?: () => number
   random?: () => number
-  /** Told when a lane's risk of losing unreplicated rows to retention starts or ends. */
+  /** Told at every `checkRisk()` whether a lane's unreplicated rows are at risk of retention (idempotent for the receiver). */
   onRisk?: (lane: LaneName, atRisk: boolean, stats: LaneStats) => void
 }
 
 interface Batch {
   lane: Lane
   last: number
+  /** Emptied once the batch is settled: a batch waiting for an earlier one to be recorded holds no lines. */
   lines: string[]
   devices: string[]
+  /** Lines the sink stored, once settled. */
+  sent: number
   done: boolean
   dead: RefusedLine[]
 }
@@ -114,10 +121,21 @@ interface Lane {
   atRisk: boolean | null
   /** Largest lag (ms) seen by pump since the last report. */
   peakLagMs: number
+  /** Set while the cursor cannot be stored: logged once per streak. */
+  cursorFailing: boolean
   markBefore: Statement
 }
 
 class Stopped extends Error {}
+
+interface Sleeper {
+  lane: Lane
+  timer: NodeJS.Timeout
+  /** Ends the wait early: the sink answered another batch of the lane, so it is back. */
+  resume: () => void
+  /** Ends the wait with Stopped. */
+  wake: () => void
+}
 
 export class Replicator {
   private readonly lanes: Lane[]
@@ -125,13 +143,16 @@ export class Replicator {
   private readonly random: () => number
   private readonly saveCursor: Statement
   private readonly insertDead: Statement
+  private readonly trimDead: Statement
   private active = 0
   private started = 0
   private stopped = true
+  /** After stop() returned: the connection may be closed, nothing more is recorded. */
+  private closed = false
   private pumpQueued = false
   private flushTimer: NodeJS.Timeout | undefined
   private flushAt = Infinity
-  private readonly sleeping = new Set<{ timer: NodeJS.Timeout; wake: () => void }>()
+  private readonly sleeping = new Set<Sleeper>()
   private readonly sends = new Set<Promise<void>>()
 
   constructor(private readonly opts: ReplicatorOptions) {
@@ -143,6 +164,7 @@ export class Replicator {
       'INSERT INTO sink_cursor (sink, lane, last_id, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (sink, lane) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at',
     )
     this.insertDead = db.prepare('INSERT INTO dead_letters (at, code, message, device, topic, seq, sample) VALUES (?, ?, ?, ?, ?, NULL, ?)')
+    this.trimDead = db.prepare('DELETE FROM dead_letters WHERE id <= ?')
     const load = db.prepare('SELECT last_id FROM sink_cursor WHERE sink = ? AND lane = ?').pluck()
     this.lanes = opts.sources.map((source) => {
       const cursor = (load.get(opts.name, source.lane) as number | undefined) ?? 0
@@ -159,6 +181,7 @@ export class Replicator {
         lastError: null,
         atRisk: null,
         peakLagMs: 0,
+        cursorFailing: false,
         markBefore: db.prepare(`SELECT minute FROM marks WHERE ${source.markColumn} <= ? ORDER BY minute DESC LIMIT 1`).pluck(),
       }
     })
@@ -223,6 +246,8 @@ export class Replicator {
       const s = stats.lanes[lane.source.lane]
       lane.peakLagMs = 0
       const atRisk = s.expiresAt !== null && now >= s.expiresAt - this.opts.config.retentionWarnMs
+      // Told every time, so a receiver that missed one report (a failed call) catches up at the next.
+      this.opts.onRisk?.(lane.source.lane, atRisk, s)
       if (atRisk === lane.atRisk) continue
       lane.atRisk = atRisk
       if (atRisk) {
@@ -231,7 +256,6 @@ export class Replicator {
           'unreplicated rows are about to be deleted by retention',
         )
       }
-      this.opts.onRisk?.(lane.source.lane, atRisk, s)
     }
     return stats
   }
@@ -248,6 +272,7 @@ export class Replicator {
     let timer: NodeJS.Timeout | undefined
     await Promise.race([Promise.allSettled([...this.sends]), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))])
     clearTimeout(timer)
+    this.closed = true
     await this.opts.writer.close()
   }
 
@@ -258,16 +283,24 @@ export class Replicator {
     const now = this.now()
     const { batchLines, flushMs, concurrency } = this.opts.config
     let wakeAt = Infinity
-    // Lanes take turns, one batch each, while there is room in flight.
+    const heads = new Map<Lane, number>()
+    for (const lane of this.lanes) {
+      // Acknowledged batches whose cursor write failed earlier are recorded now.
+      if (lane.inflight[0]?.done) this.advance(lane)
+      const head = lane.source.maxId()
+      heads.set(lane, head)
+      this.seen(lane, head, now)
+      if (head > lane.cursor) lane.peakLagMs = Math.max(lane.peakLagMs, now - (this.arrivalOf(lane, lane.cursor) ?? now))
+    }
+    // Lanes take turns, one batch each, while there is room in flight. A lane never holds more than
+    // `concurrency` batches not yet recorded in its cursor (settled or not), so memory stays bounded
+    // even while its oldest batch waits out a long backoff.
     for (let progress = true; progress && this.active < concurrency;) {
       progress = false
       for (const lane of this.lanes) {
-        // Acknowledged batches whose cursor write failed earlier are recorded now.
-        if (lane.inflight[0]?.done) this.advance(lane)
         if (this.active >= concurrency) break
-        const head = lane.source.maxId()
-        this.seen(lane, head, now)
-        if (head > lane.cursor) lane.peakLagMs = Math.max(lane.peakLagMs, now - (this.arrivalOf(lane, lane.cursor) ?? now))
+        if (lane.inflight.length >= concurrency) continue
+        const head = heads.get(lane)!
         if (head <= lane.readTo) continue
         const oldest = this.arrivalOf(lane, lane.readTo) ?? now
         if (head - lane.readTo < batchLines && now - oldest < flushMs) {
@@ -276,7 +309,7 @@ export class Replicator {
         }
         const read = lane.source.read(lane.readTo, batchLines)
         lane.readTo = read.last
-        const batch: Batch = { lane, last: read.last, lines: read.lines, devices: read.devices, done: false, dead: [] }
+        const batch: Batch = { lane, last: read.last, lines: read.lines, devices: read.devices, sent: 0, done: false, dead: [] }
         lane.inflight.push(batch)
         this.active++
         progress = true
@@ -307,9 +340,12 @@ export class Replicator {
           if (err instanceof Stopped) throw err
           // A bug, not an outage (writers never throw): keep the batch, log, try again later.
           this.opts.log.error({ err, lane: batch.lane.source.lane }, 'replication batch failed unexpectedly; retrying')
-          await this.sleep(backoffMs(failures, this.opts.config.retryBaseMs, this.opts.config.retryMaxMs, this.random))
+          await this.sleep(backoffMs(failures, this.opts.config.retryBaseMs, this.opts.config.retryMaxMs, this.random), batch.lane)
         }
       }
+      batch.sent = batch.lines.length - batch.dead.length
+      batch.lines = []
+      batch.devices = []
       batch.done = true
     } catch {
       return // stopped: the batch is sent again after a restart
@@ -324,26 +360,32 @@ export class Replicator {
   private advance(lane: Lane): void {
     let done = 0
     while (done < lane.inflight.length && lane.inflight[done]!.done) done++
-    if (done === 0 || this.stopped) return
+    if (done === 0 || this.closed) return
     const batches = lane.inflight.slice(0, done)
     const last = batches[batches.length - 1]!.last
     const now = this.now()
     const topic = `${this.opts.name}:${lane.source.lane}`
     try {
       this.opts.db.transaction(() => {
-        for (const b of batches) for (const d of b.dead) this.insertDead.run(now, SINK_REJECTED, d.reason, d.device, topic, d.line.slice(0, 1024))
+        let lastDead = 0
+        for (const b of batches) {
+          for (const d of b.dead) lastDead = Number(this.insertDead.run(now, SINK_REJECTED, d.reason, d.device, topic, d.line.slice(0, 1024)).lastInsertRowid)
+        }
+        if (lastDead > this.opts.deadLetterMax) this.trimDead.run(lastDead - this.opts.deadLetterMax)
         this.saveCursor.run(this.opts.name, lane.source.lane, last, now)
       })()
     } catch (err) {
-      // The store was busy or failed: the batches stay done but unrecorded; the next completion (or a
-      // restart, which sends them again) records them.
-      this.opts.log.error({ err, lane: lane.source.lane }, 'could not store the replication cursor; will retry')
+      // The store was busy or failed: the batches stay settled but unrecorded (holding no lines); the
+      // next pump records them, or a restart sends them again.
+      if (!lane.cursorFailing) this.opts.log.error({ err, lane: lane.source.lane }, 'could not store the replication cursor; will retry')
+      lane.cursorFailing = true
       return
     }
+    lane.cursorFailing = false
     lane.inflight.splice(0, done)
     lane.cursor = last
     for (const b of batches) {
-      lane.sentLines += b.lines.length - b.dead.length
+      lane.sentLines += b.sent
       lane.rejectedLines += b.dead.length
       if (b.dead.length)
         this.opts.log.warn(
@@ -361,6 +403,14 @@ export class Replicator {
     if (tail && head <= tail[0]) return
     if (tail && now - tail[1] < 50) tail[0] = head
     else lane.arrivals.push([head, now])
+    // A long outage would add an entry every 50 ms: halve the resolution instead (each pair keeps its
+    // earlier time, so the lag is never under-stated).
+    if (lane.arrivals.length > MAX_ARRIVALS) {
+      const a = lane.arrivals
+      const merged: Array<[number, number]> = []
+      for (let i = 0; i < a.length; i += 2) merged.push([a[i + 1]?.[0] ?? a[i]![0], a[i]![1]])
+      lane.arrivals = merged
+    }
   }
 
   /** When the first row above `id` arrived, or null if it has not been seen yet. */
@@ -370,8 +420,10 @@ export class Replicator {
       return null
     }
     // Stored before this start: the arrival minute of the row after `id` (marks hold the highest
-    // rowid at the start of each minute), or, with no mark, the start itself.
-    return (lane.markBefore.get(id) as number | undefined) ?? this.started
+    // rowid at the start of each minute), or, with no mark, the start itself. Rows below the lowest
+    // still stored are gone (retention): the oldest unreplicated row is the lowest one left.
+    const floor = lane.source.minId() - 1
+    return (lane.markBefore.get(Math.max(id, floor)) as number | undefined) ?? this.started
   }
 
   /** How a lane's batches are settled: backoff, and the lane's counters and error kept up to date. */
@@ -380,7 +432,7 @@ export class Replicator {
       retryBaseMs: this.opts.config.retryBaseMs,
       retryMaxMs: this.opts.config.retryMaxMs,
       random: this.random,
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms) => this.sleep(ms, lane),
       onRetry: (reason, delay) => {
         lane.failedAttempts++
         if (lane.lastError === null) {
@@ -392,24 +444,36 @@ export class Replicator {
         lane.lastError = reason
       },
       onOk: () => {
+        if (lane.lastError !== null) this.resumeLane(lane)
         if (lane.lastError !== null) this.opts.log.info({ lane: lane.source.lane, target: this.opts.writer.describe }, 'sink write succeeded again')
         lane.lastError = null
       },
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, lane: Lane): Promise<void> {
     if (this.stopped) return Promise.reject(new Stopped())
     return new Promise((resolve, reject) => {
-      const entry = {
+      const entry: Sleeper = {
+        lane,
         timer: setTimeout(() => {
           this.sleeping.delete(entry)
           if (this.stopped) reject(new Stopped())
           else resolve()
         }, ms),
+        resume: () => {
+          clearTimeout(entry.timer)
+          this.sleeping.delete(entry)
+          resolve()
+        },
         wake: () => reject(new Stopped()),
       }
       this.sleeping.add(entry)
     })
+  }
+
+  /** The sink answered a batch of `lane`: the lane's other batches waiting out a backoff try again now. */
+  private resumeLane(lane: Lane): void {
+    for (const s of [...this.sleeping]) if (s.lane === lane) s.resume()
   }
 }

@@ -31,6 +31,8 @@ export interface LaneSource {
   readonly markColumn: 'point_id' | 'event_id'
   /** Highest rowid stored, 0 when empty. */
   maxId(): number
+  /** Lowest rowid still stored (retention deletes from the bottom), 0 when empty. */
+  minId(): number
   /** Rows with rowid > `after`, oldest first, at most `limit`; with `range`, only rowids up to `range.maxId` with from <= ts < to. */
   read(after: number, limit: number, range?: TimeRange): LaneRead
   /** The rowids that can hold rows with from <= ts < to, or null if none can. */
@@ -42,14 +44,15 @@ export class PointSource implements LaneSource {
   readonly markColumn = 'point_id'
   /** Per series: measurement and tags, field and device; series are few and never change. */
   private readonly series = new Map<number, { key: string; field: string; device: string }>()
-  private readonly st: Record<'max' | 'read' | 'readRange' | 'series' | 'idRange' | 'watermark', Statement>
+  private readonly st: Record<'max' | 'min' | 'read' | 'readRange' | 'series' | 'idRange' | 'watermark', Statement>
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly schema: LineSchema,
   ) {
     this.st = {
       max: db.prepare('SELECT coalesce(max(id), 0) FROM points').pluck(),
+      min: db.prepare('SELECT coalesce(min(id), 0) FROM points').pluck(),
       read: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? ORDER BY id LIMIT ?').raw(),
       readRange: db.prepare('SELECT id, series_id, ts, value FROM points WHERE id > ? AND id <= ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?').raw(),
       series: db.prepare('SELECT metric, site, zone, device, sku FROM series WHERE id = ?'),
@@ -63,7 +66,16 @@ export class PointSource implements LaneSource {
     return this.st.max.get() as number
   }
 
+  minId(): number {
+    return this.st.min.get() as number
+  }
+
   idRange(from: number, to: number): { min: number; max: number } | null {
+    // One snapshot: a rollup flush between the reads below must not hide the points it just folded.
+    return this.db.transaction(() => this.idRangeNow(from, to))()
+  }
+
+  private idRangeNow(from: number, to: number): { min: number; max: number } | null {
     const r = this.st.idRange.get(Math.floor(from / HOUR) * HOUR, to) as { min: number | null; max: number | null }
     // The points above the rollup watermark (the last second or so, while the gateway runs) are in no
     // rollup yet: they are scanned too.
@@ -127,7 +139,7 @@ export class PointSource implements LaneSource {
 export class EventSource implements LaneSource {
   readonly lane = 'events'
   readonly markColumn = 'event_id'
-  private readonly st: Record<'max' | 'read' | 'readRange' | 'span', Statement>
+  private readonly st: Record<'max' | 'min' | 'read' | 'readRange' | 'span', Statement>
 
   constructor(
     db: Database,
@@ -136,6 +148,7 @@ export class EventSource implements LaneSource {
     const cols = 'id, ts, kind, site, zone, device, sku, body'
     this.st = {
       max: db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck(),
+      min: db.prepare('SELECT coalesce(min(id), 0) FROM events').pluck(),
       read: db.prepare(`SELECT ${cols} FROM events WHERE id > ? ORDER BY id LIMIT ?`),
       readRange: db.prepare(`SELECT ${cols} FROM events WHERE id > ? AND id <= ? AND ts >= ? AND ts < ? ORDER BY id LIMIT ?`),
       span: db.prepare('SELECT min(id) AS min, max(id) AS max FROM events'),
@@ -144,6 +157,10 @@ export class EventSource implements LaneSource {
 
   maxId(): number {
     return this.st.max.get() as number
+  }
+
+  minId(): number {
+    return this.st.min.get() as number
   }
 
   /** Events have no time index (the log is far smaller than the points): the whole log. */

@@ -241,27 +241,29 @@ export class SkuMaster {
    * API, and deletes file rows no longer in the file. Atomic (a savepoint inside the caller's transaction).
    */
   syncFile(entries: readonly SkuPolicy[]): { written: number; deleted: number; apiKept: number } {
-    return this.db.transaction(() => {
-      const rows = new Map((this.st.list.all() as Row[]).map((r) => [r.sku, r]))
-      const counts = { written: 0, deleted: 0, apiKept: 0 }
-      const now = this.clock.now()
-      for (const entry of entries) {
-        const row = rows.get(entry.sku)
-        const json = toJson(entry)
-        if (row?.source === 'api') counts.apiKept++
-        else if (row?.json !== json) {
-          this.st.upsert.run(entry.sku, json, 'file', now)
-          counts.written++
+    return this.db
+      .transaction(() => {
+        const rows = new Map((this.st.list.all() as Row[]).map((r) => [r.sku, r]))
+        const counts = { written: 0, deleted: 0, apiKept: 0 }
+        const now = this.clock.now()
+        for (const entry of entries) {
+          const row = rows.get(entry.sku)
+          const json = toJson(entry)
+          if (row?.source === 'api') counts.apiKept++
+          else if (row?.json !== json) {
+            this.st.upsert.run(entry.sku, json, 'file', now)
+            counts.written++
+          }
         }
-      }
-      const inFile = new Set(entries.map((e) => e.sku))
-      for (const row of rows.values()) {
-        if (row.source !== 'file' || inFile.has(row.sku)) continue
-        this.st.delete.run(row.sku)
-        counts.deleted++
-      }
-      return counts
-    })()
+        const inFile = new Set(entries.map((e) => e.sku))
+        for (const row of rows.values()) {
+          if (row.source !== 'file' || inFile.has(row.sku)) continue
+          this.st.delete.run(row.sku)
+          counts.deleted++
+        }
+        return counts
+      })
+      .immediate()
   }
 
   /**

@@ -17,7 +17,7 @@ export function createInfluxWriter(cfg: Config['influx']): LineWriter {
 export function createInfluxReplicator(
   db: Database,
   config: Readonly<Config>,
-  opts: Pick<ReplicatorOptions, 'log' | 'retentionNow' | 'onRisk'> & { writer?: LineWriter },
+  opts: Pick<ReplicatorOptions, 'log' | 'retentionNow' | 'onRisk' | 'random'> & { writer?: LineWriter },
 ): Replicator {
   const schema = new LineSchema(config.influx.measurements)
   return new Replicator({
@@ -27,6 +27,7 @@ export function createInfluxReplicator(
     sources: [new PointSource(db, schema), new EventSource(db, schema)],
     config: config.influx,
     retentionDays: { points: config.store.retention.rawDays, events: config.store.retention.eventDays },
+    deadLetterMax: config.ingest.deadLetterMax,
     ...opts,
   })
 }
