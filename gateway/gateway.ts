@@ -23,6 +23,8 @@ export interface Gateway {
   readonly pipeline: IngestPipeline
   readonly broker: Broker
   readonly metrics: GatewayMetrics
+  /** Replication to InfluxDB, when `influx.enabled`. */
+  readonly sink: SinkHost | undefined
   /** Alert changes as they commit (dashboards, Node-RED). */
   readonly alerts: AlertBus
   stop(): Promise<void>
@@ -132,6 +134,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     pipeline,
     broker,
     metrics,
+    sink,
     alerts,
     async stop() {
       if (stopping) return

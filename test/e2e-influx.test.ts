@@ -316,4 +316,27 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB 1.x sink against a real inf
     expect(down.code).toBe(2)
     expect(down.stderr).toMatch(/^error sink.unavailable: influx-v1 http:\/\/127.0.0.1:\d+ db=stockyard failed 8 times in a row: network error: ECONNREFUSED/)
   }, 60_000)
+
+  it('restarts a sink worker that died, and it resumes from its cursor: nothing lost, nothing doubled', async () => {
+    gw = await startTestGateway(influxConfig('restart'))
+    const token = gw.token('viewer')
+    const creds = await gw.addDevice('env-1')
+    const client = await connectDevice(gw.ports.mqtt, creds)
+    clients.push(client)
+    const batch = (from: number) =>
+      Array.from({ length: 500 }, (_, i) => ({
+        topic: topicOf('test', creds.id, 'reading'),
+        payload: JSON.stringify({ v: 1, ts: BASE + (from + i) * 1000, metrics: { temperature_c: from + i } }),
+      }))
+    await publishAll(client, batch(0))
+    await caughtUp(gw, token)
+    await gw.sink!.kill()
+    // Ingest goes on without it.
+    await publishAll(client, batch(500))
+    expect((await getJson<Status>(gw, '/api/v1/status', token)).replication.influx.running).toBe(false)
+    const status = await caughtUp(gw, token, 15_000)
+    expect(status.replication.influx.running).toBe(true)
+    const q = await influx.query('SELECT count(temperature_c), sum(temperature_c) FROM environment', 'restart')
+    expect(q[0]!.series![0]!.values[0]!.slice(1)).toEqual([1000, (999 * 1000) / 2])
+  }, 30_000)
 })

@@ -42,12 +42,19 @@ export class SinkHost {
       if (this.worker !== worker) return
       this.worker = undefined
       this.running = false
+      // Its figures are stale from now on; the restarted worker reports afresh.
+      this.stats = null
       if (this.stopping) return
       this.deps.metrics.sinkUp.set({ sink: 'influx' }, 0)
       this.deps.logger.error({ code, restartInMs: RESTART_MS }, 'sink worker exited; replication resumes from its cursor when it is restarted')
       this.restartTimer = setTimeout(() => this.start(), RESTART_MS)
       this.restartTimer.unref()
     })
+  }
+
+  /** Kill the sink worker as a crash would (it is restarted after 5 s); for tests and diagnostics. */
+  async kill(): Promise<void> {
+    await this.worker?.terminate()
   }
 
   async stop(): Promise<void> {
