@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
 import type { Logger } from '../core/log.ts'
+import { REPLICATION_AT_RISK } from '../rules/system.ts'
 import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { FromSinkWorker, ToSinkWorker } from './protocol.ts'
@@ -91,7 +92,7 @@ export class SinkHost {
       }
       case 'risk': {
         const args = {
-          rule: 'stockyard_replication_at_risk',
+          rule: REPLICATION_AT_RISK.id,
           labels: { lane: m.lane },
           fire: m.atRisk,
           value: m.lagRows,

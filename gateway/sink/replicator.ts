@@ -444,8 +444,9 @@ export class Replicator {
         lane.lastError = reason
       },
       onOk: () => {
-        if (lane.lastError !== null) this.resumeLane(lane)
-        if (lane.lastError !== null) this.opts.log.info({ lane: lane.source.lane, target: this.opts.writer.describe }, 'sink write succeeded again')
+        if (lane.lastError === null) return
+        this.resumeLane(lane)
+        this.opts.log.info({ lane: lane.source.lane, target: this.opts.writer.describe }, 'sink write succeeded again')
         lane.lastError = null
       },
     }
