@@ -5,12 +5,11 @@
  * and HTTP run here, so they cost the ingest worker nothing (measured: on the ingest worker they took
  * ~15 % of max ingest).
  */
-import { readlinkSync } from 'node:fs'
-import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
 import { clockOf } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
+import { lowerThreadPriority } from '../core/thread.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { createInfluxReplicator } from './influx/index.ts'
 import type { FromSinkWorker, ToSinkWorker } from './protocol.ts'
@@ -23,22 +22,13 @@ const config = (workerData as { config: Config }).config
 const logger = createLogger(config.log.level).child({ c: 'influx' })
 const send = (m: FromSinkWorker): void => port.postMessage(m)
 
-/**
- * Lower this thread's CPU priority (Linux: setpriority on the thread's own id, from /proc/thread-self),
- * so that under full load the broker and ingest threads win the cores and replication waits.
- */
-function lowerPriority(nice: number): void {
-  if (nice === 0) return
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
-    setPriority(tid, nice)
-  } catch (err) {
-    logger.warn({ err, nice }, 'could not lower the sink worker thread priority (Linux only); replication competes with ingest for CPU')
-  }
-}
-
 try {
-  lowerPriority(config.influx.nice)
+  const refused = lowerThreadPriority(config.influx.nice)
+  if (refused)
+    logger.warn(
+      { err: refused, nice: config.influx.nice },
+      'could not lower the sink worker thread priority (Linux only); replication competes with ingest for CPU',
+    )
   const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   // The rows it reads were just written by another connection: map the file rather than copy pages.
   store.db.pragma('mmap_size = 268435456')
