@@ -5,6 +5,7 @@
  * that was acknowledged.
  */
 import { AlertBus, deliverNotices } from './alerts/bus.ts'
+import { AnalyticsHost } from './analytics/host.ts'
 import type { Config } from './config/schema.ts'
 import { clockOf } from './core/clock.ts'
 import type { Logger } from './core/log.ts'
@@ -25,6 +26,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics
   /** Replication to InfluxDB, when `influx.enabled`. */
   readonly sink: SinkHost | undefined
+  /** Forecasting, policy and segmentation runs, when `analytics.enabled`. */
+  readonly analytics: AnalyticsHost | undefined
   /** Alert changes as they commit (dashboards, Node-RED). */
   readonly alerts: AlertBus
   stop(): Promise<void>
@@ -70,6 +73,10 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   // Replication to InfluxDB on a thread of its own, from the store's durable cursor (gateway/sink/);
   // started once everything else is up.
   const sink = config.influx.enabled ? new SinkHost({ config, metrics, logger: logger.child({ c: 'influx' }), runtime: pipeline }) : undefined
+  // Forecasts, policy and segments on another thread; its runs are handed to the rule runtime.
+  const analytics = config.analytics.enabled
+    ? new AnalyticsHost({ config, clock: clockOf(config), metrics, logger: logger.child({ c: 'analytics' }), runtime: pipeline })
+    : undefined
   const alerts = new AlertBus()
   pipeline.on('alerts', (notices) => deliverNotices(notices, { bus: alerts, aedes: broker.aedes, site: config.site, log: logger }))
   let http: Awaited<ReturnType<typeof startHttpServer>>
@@ -90,6 +97,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         log: logger.child({ c: 'http' }),
         // Reads on this (reader) connection; changes go through the rule runtime on the ingest worker.
         warehouse: { db: store.db, runtime: pipeline },
+        analytics: analytics && { status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
       }),
       config.host,
       config.http.port,
@@ -123,6 +131,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   watch.unref()
 
   sink?.start()
+  analytics?.start()
   const ports = { ...broker.ports, http: http.port }
   if (config.mqtt.allowAnonymous) logger.warn('anonymous MQTT access is ON: for development and conformance testing only')
   logger.info({ ports, host: config.host, dataDir: config.dataDir, site: config.site }, 'stockyard ready')
@@ -135,12 +144,14 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     broker,
     metrics,
     sink,
+    analytics,
     alerts,
     async stop() {
       if (stopping) return
       stopping = true
       clearInterval(watch)
       await sink?.stop()
+      await analytics?.stop()
       // Commit (and so acknowledge) what is queued, then close the connections.
       await pipeline.close()
       await broker.close()

@@ -148,6 +148,39 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  /** Analytics runs (gateway/analytics/), mirrored from the analytics worker. */
+  readonly analyticsRunning = new Gauge({
+    name: 'stockyard_analytics_running',
+    help: '1 while an analytics run (forecasts, policy, segments) is in progress',
+    registers: [this.registry],
+  })
+  readonly analyticsProgress = new Gauge({
+    name: 'stockyard_analytics_progress_ratio',
+    help: 'Share of SKUs the current (or last) analytics run has forecast, 0-1',
+    registers: [this.registry],
+  })
+  readonly analyticsDuration = new Gauge({
+    name: 'stockyard_analytics_last_run_seconds',
+    help: 'Duration of the last finished analytics run',
+    registers: [this.registry],
+  })
+  readonly analyticsLastRun = new Gauge({
+    name: 'stockyard_analytics_last_run_timestamp_seconds',
+    help: 'When the last analytics run finished (gateway clock, Unix seconds)',
+    registers: [this.registry],
+  })
+  readonly analyticsSkus = new Gauge({
+    name: 'stockyard_analytics_skus',
+    help: 'SKUs forecast by the last analytics run',
+    registers: [this.registry],
+  })
+  readonly analyticsRuns = new Counter({
+    name: 'stockyard_analytics_runs_total',
+    help: 'Analytics runs since start, by outcome (ok, failed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  })
+
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and process RSS.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 })

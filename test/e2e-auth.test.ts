@@ -232,6 +232,9 @@ describe('HTTP API on the running gateway', () => {
     'GET /api/v1/stock/{sku}': { url: '/api/v1/stock/NO-SUCH-SKU', ok: 404 },
     'GET /api/v1/shipments/{id}': { url: '/api/v1/shipments/NO-SUCH-SHIPMENT', ok: 404 },
     'PUT /api/v1/skus/{sku}': { url: '/api/v1/skus/SKU-0001', json: {}, ok: 400 },
+    'GET /api/v1/forecast/{sku}': { url: '/api/v1/forecast/NO-SUCH-SKU', ok: 404 },
+    'GET /api/v1/analytics/stats': { url: '/api/v1/analytics/stats?metric=temperature_c', ok: 200 },
+    'POST /api/v1/analytics/refit': { url: '/api/v1/analytics/refit', ok: 202 },
   }
   const sample = (r: Route): { url: string; json?: unknown; ok: number } => {
     const s = SAMPLE[`${r.method} ${r.path}`]

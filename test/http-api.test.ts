@@ -132,6 +132,13 @@ const ACCESS: Record<string, { access: Access; sample?: string }> = {
   'GET /api/v1/shipments/{id}': { access: 'viewer' },
   'GET /api/v1/skus': { access: 'viewer' },
   'PUT /api/v1/skus/{sku}': { access: 'admin' },
+  'GET /api/v1/forecast/{sku}': { access: 'viewer' },
+  'GET /api/v1/analytics/segments': { access: 'viewer' },
+  'GET /api/v1/analytics/policy': { access: 'viewer' },
+  'GET /api/v1/analytics/stats': { access: 'viewer' },
+  'GET /api/v1/analytics/shipments': { access: 'viewer' },
+  'GET /api/v1/analytics/status': { access: 'viewer' },
+  'POST /api/v1/analytics/refit': { access: 'admin' },
 }
 
 const RANK: Record<Who, number> = { none: 0, bad: 0, viewer: 1, hq: 2, admin: 3 }

@@ -103,7 +103,7 @@ describe('errors name the file, the row and the field, all at once', () => {
       `${file}: sku A-1: lead_time: "3 days" is not a duration (use 30s, 10m, 4h, 1d)`,
       `${file}: sku A-1: safety_stock: 12 must be at most reorder_point (10): you reorder at the reorder point, and safety stock is what is left while the order is on its way`,
       `${file}: sku A-2: unit_weight_kg: must be greater than 0, got number 0`,
-      `${file}: sku A-2: colour: unknown key; allowed keys: sku, description, unit_weight_kg, reorder_point, safety_stock, lead_time, pack_size, bin`,
+      `${file}: sku A-2: colour: unknown key; allowed keys: sku, description, unit_weight_kg, unit_cost, reorder_point, safety_stock, lead_time, pack_size, bin`,
       `${file}: skus[2]: sku: missing; expected a string`,
       `${file}: skus[2]: reorder_point: expected an integer, got number 1.5`,
       `${file}: sku A-1: sku: also listed at skus[0]; list each SKU once`,
@@ -134,7 +134,7 @@ describe('errors name the file, the row and the field, all at once', () => {
   it('in CSV: the header, before any row', () => {
     const file = join(dir, 'skus.csv')
     expect(errorsOf('skus.csv', 'sku,reorder,safety_stock,safety_stock\nA-1,1,0,0\n')).toEqual([
-      `${file}: line 1: column "reorder": unknown column; columns are sku, description, unit_weight_kg, reorder_point, safety_stock, lead_time, pack_size, bin`,
+      `${file}: line 1: column "reorder": unknown column; columns are sku, description, unit_weight_kg, unit_cost, reorder_point, safety_stock, lead_time, pack_size, bin`,
       `${file}: line 1: column safety_stock: named twice`,
       `${file}: line 1: missing column reorder_point`,
       `${file}: line 1: missing column lead_time`,

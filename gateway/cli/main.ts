@@ -24,6 +24,8 @@ const USAGE = `usage: stockyard <command> [flags]
   simulate  --replay FILE.csv [--accelerate N] [--data DIR] [--rules DIR] [--mqtt URL]   publish a recording
   influx    backfill --from TIME --to TIME [--url U] [--database D | --bucket B] [--quiet]
             send the points and events of an event-time range (ISO 8601 or epoch ms) to InfluxDB again
+  forecast  --input FILE.csv --horizon H --period P [--method auto|ets|arima|croston|…] [--level 80,95]
+            forecast one series (CSV header timestamp,value, oldest first); prints one JSON object
   schemas   [--out DIR]   write the JSON Schema of every message kind (default gateway/contracts/json-schema)
 Every command takes --data DIR (default ./data).`
 
@@ -64,6 +66,10 @@ async function main(argv: string[]): Promise<void> {
     case 'influx': {
       const { runInflux } = await import('./influx.ts')
       return runInflux(rest)
+    }
+    case 'forecast': {
+      const { runForecast } = await import('./forecast.ts')
+      return runForecast(rest)
     }
     case 'schemas': {
       const { values } = parseFlags(rest, { out: { type: 'string' } })

@@ -3,6 +3,7 @@
  * into one object and validated here once, at boot; the frozen result is passed to every component.
  */
 import { z } from 'zod'
+import { METHODS } from '../analytics/forecast/index.ts'
 
 const port = z.number().int().min(0).max(65535)
 const topicPattern = z.string().min(1).max(512)
@@ -187,6 +188,62 @@ export const ConfigSchema = z
         /** An alert fires when unreplicated data is this close to being deleted by the store's retention. */
         retentionWarnMs: z.number().int().min(0).default(DAY),
       })
+      .prefault({}),
+    /**
+     * Demand forecasting, inventory policy and SKU segmentation (gateway/analytics/), run on a worker
+     * thread of its own: nightly at `refitAt`, at start when the last run is older than a day, and on
+     * demand (`POST /api/v1/analytics/refit`).
+     */
+    analytics: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Time of day (UTC, HH:MM) of the nightly re-fit. */
+        refitAt: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour, UTC')
+          .default('02:00'),
+        /** Days of daily demand kept per SKU and fitted on. */
+        historyDays: z.number().int().min(7).max(3650).default(730),
+        /** Days forecast ahead (also the reach of the forecast signals in rules). */
+        horizonDays: z.number().int().min(1).max(366).default(28),
+        /** Seasonal period of daily demand in days (7 = weekly; 1 = none). */
+        period: z.number().int().min(1).max(366).default(7),
+        /** Forecasting method, as `stockyard forecast --method` takes it. */
+        method: z
+          .string()
+          .refine((m) => m in METHODS, { error: (iss) => `unknown method ${JSON.stringify(iss.input)}; one of ${Object.keys(METHODS).join(', ')}` })
+          .default('auto'),
+        /** Prediction interval levels in percent. */
+        levels: z.array(z.number().gt(0).lt(100)).min(1).max(4).default([80, 95]),
+        /** Rolling-origin backtest origins per SKU (0 = none); each origin forecasts one horizon. */
+        backtestOrigins: z.number().int().min(0).max(12).default(3),
+        /** Cycle service level the suggested safety stock is sized for. */
+        serviceLevel: z.number().gt(0.5).lt(1).default(0.95),
+        /** EOQ: cost of placing one order, in the unit of `unit_cost`. */
+        orderCost: z.number().min(0).default(50),
+        /** EOQ: holding cost per unit and year as a share of `unit_cost`... */
+        holdingRate: z.number().gt(0).max(10).default(0.25),
+        /** ...or this per unit and year for SKUs without a `unit_cost`. */
+        holdingCost: z.number().gt(0).default(1),
+        /** `suggest`: the suggested reorder point and safety stock are shown only; `apply`: written to the SKU master after each run. */
+        policy: z.enum(['suggest', 'apply']).default('suggest'),
+        /** ABC: cumulative value share that ends class A and class B. */
+        abc: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
+        /** XYZ: coefficient of variation of daily demand that ends class X and class Y. */
+        xyz: z.tuple([z.number().gt(0), z.number().gt(0)]).default([0.5, 1]),
+        /** How often new scans are folded into daily demand and open shipments are checked against the dispatch model. */
+        refreshMs: z.number().int().min(1000).max(DAY).default(60_000),
+        /** A shipment should depart within this of its release; the lead-time regression flags those likely not to. */
+        dispatchWithinMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .default(4 * 3_600_000),
+        /** Niceness of the analytics worker thread (Linux; 0-19): forecasting never competes with ingest. */
+        nice: z.number().int().min(0).max(19).default(19),
+      })
+      .refine((a) => a.abc[0] < a.abc[1], { path: ['abc'], message: 'the A boundary must be below the B boundary, e.g. [0.8, 0.95]' })
+      .refine((a) => a.xyz[0] < a.xyz[1], { path: ['xyz'], message: 'the X boundary must be below the Y boundary, e.g. [0.5, 1]' })
       .prefault({}),
     /**
      * Simulated time, for `stockyard simulate` and tests: the gateway's clock reads `simEpoch` at real

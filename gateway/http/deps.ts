@@ -8,6 +8,7 @@ import type { IngestPipeline } from '../ingest/pipeline.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { ReplicatorStats } from '../sink/replicator.ts'
 import type { DeadLetterLog, DeviceRegistry, SeriesStore } from '../store/types.ts'
+import type { AnalyticsDeps } from './analytics.ts'
 import type { TokenVerifier } from './auth.ts'
 
 /**
@@ -42,6 +43,8 @@ export interface HttpDeps {
   sinkStats?: () => (Partial<ReplicatorStats> & { running: boolean }) | null
   /** Alerts, stock, shipments, SKUs and rules; without it those routes answer 503. */
   warehouse?: WarehouseDeps
+  /** The analytics worker's host (status, dispatch outlook, re-fit); without it those routes answer 503. */
+  analytics?: AnalyticsDeps
 }
 
 /** `deps.warehouse`, or a 503 when this app was built without it. */

@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono'
 import { alertRoutes } from './alerts.ts'
+import { analyticsRoutes } from './analytics.ts'
 import { authorize } from './auth.ts'
 import type { HttpDeps } from './deps.ts'
 import { deviceRoutes } from './devices.ts'
@@ -41,6 +42,7 @@ export const ROUTES: readonly Route[] = [
   ...stockRoutes,
   ...shipmentRoutes,
   ...skuRoutes,
+  ...analyticsRoutes,
 ]
 
 /**

@@ -196,6 +196,7 @@ export const warehousePaths = {
 const policyFields = {
   description: { type: 'string', maxLength: 1024 },
   unit_weight_kg: { type: 'number', exclusiveMinimum: 0 },
+  unit_cost: { type: 'number', exclusiveMinimum: 0, description: 'Cost of one unit: ABC value and EOQ holding cost' },
   reorder_point: { type: 'integer', minimum: 0 },
   safety_stock: { type: 'integer', minimum: 0, description: 'At most reorder_point' },
   lead_time: { ...duration, description: 'From order to shelf, e.g. 2d, 1d12h' },

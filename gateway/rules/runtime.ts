@@ -19,6 +19,7 @@ import { StockyardError } from '../core/errors.ts'
 import type { Accepted, PointRecord } from '../core/records.ts'
 import type { Logger } from '../core/log.ts'
 import { AlertTables } from '../alerts/store.ts'
+import { ForecastBook } from '../analytics/signals.ts'
 import type { AlertChange, Silence } from '../alerts/types.ts'
 import { WebhookOutbox } from '../alerts/webhook.ts'
 import { StockBook, type ScanEvent, type ScanFact } from '../state/stock.ts'
@@ -69,6 +70,8 @@ export interface RuntimeCalls {
   reloadRules(): { rules: number }
   describeRules(): RulesDescription
   observeSystem(args: SystemObservation): void
+  observeSystemSet(args: { rule: string; firing: Array<Omit<SystemObservation, 'rule' | 'fire'>> }): { firing: number; cleared: number }
+  reloadForecasts(args: Record<string, never>): { skus: number }
 }
 
 /** A verdict on a built-in alert (rules/system.ts), from the component that watches its condition. */
@@ -94,6 +97,8 @@ export class RuleRuntime implements RuntimeCalls {
   readonly book: AlertBook
   readonly engine: RuleEngine
   readonly outbox: WebhookOutbox
+  /** The forecast signals: `deps.forecasts` when given (tests), else the analytics run's stored forecasts. */
+  readonly forecasts: ForecastSignals
   private readonly tables: AlertTables
   private packs: readonly LoadedPack[] = []
   private watcher: FSWatcher | undefined
@@ -115,13 +120,14 @@ export class RuleRuntime implements RuntimeCalls {
     this.skus = new SkuMaster(db, clock)
     this.tables = new AlertTables(db)
     this.outbox = new WebhookOutbox(db, { ...config.notify, log: log.child({ c: 'webhook' }) })
+    this.forecasts = deps.forecasts ?? new ForecastBook(db, (sku) => this.stock.totalFor(sku), clock)
     this.book = new AlertBook(this.tables, clock, { minStateChangeMs: config.rules.minStateChangeMs, onDirty: () => this.queueFlush() })
     this.engine = new RuleEngine({
       clock,
       alerts: this.book,
       stock: { totalFor: (sku, where) => this.stock.totalFor(sku, where), skus: () => new Set(this.stock.keys().map((k) => k.sku)) },
       policy: { get: (sku) => this.skus.get(sku) },
-      forecasts: deps.forecasts,
+      forecasts: this.forecasts,
       shipments: () => this.shipments.list().map(snapshotOf),
       devices: () => deps.devices.list().map((d) => ({ ...d })),
       allowedLatenessMs: config.rules.allowedLatenessMs,
@@ -149,6 +155,7 @@ export class RuleRuntime implements RuntimeCalls {
     this.skus.syncFile(skus.entries)
     this.book.load()
     this.catchUp()
+    if (this.forecasts instanceof ForecastBook) this.forecasts.load()
     const loaded = dirExists ? loadRulePacks(config.rules.dir) : { ok: true as const, packs: [], rules: [] }
     if (!loaded.ok) throw new StockyardError('config.invalid', `rule packs in ${config.rules.dir} are invalid:\n  ${loaded.errors.join('\n  ')}`)
     this.packs = loaded.packs
@@ -224,6 +231,37 @@ export class RuleRuntime implements RuntimeCalls {
     const r = SYSTEM_RULES.find((x) => x.id === rule)
     if (!r) throw new StockyardError('request.invalid', `${rule} is not a built-in alert`)
     this.book.observe({ rule: r, labels, verdict: fire ? 'fire' : 'clear', value, threshold: null, extra })
+  }
+
+  /** A new analytics run finished: re-read its forecasts and re-evaluate the forecast rules of every SKU they cover. */
+  reloadForecasts(): { skus: number } {
+    if (!(this.forecasts instanceof ForecastBook)) return { skus: 0 }
+    const skus = this.forecasts.load()
+    for (const sku of skus) this.engine.onForecast(sku)
+    this.commit()
+    return { skus: skus.length }
+  }
+
+  /**
+   * The whole set of instances of a built-in alert that hold now: each one listed fires, every other
+   * active instance of the rule clears (so a restart of the observer cannot leave one firing forever).
+   */
+  observeSystemSet({ rule, firing }: { rule: string; firing: Array<Omit<SystemObservation, 'rule' | 'fire'>> }): { firing: number; cleared: number } {
+    const r = SYSTEM_RULES.find((x) => x.id === rule)
+    if (!r) throw new StockyardError('request.invalid', `${rule} is not a built-in alert`)
+    const keep = new Set<string>()
+    for (const f of firing) {
+      const id = this.book.alertId(r, f.labels)
+      keep.add(id)
+      this.book.observe({ rule: r, id, labels: f.labels, verdict: 'fire', value: f.value, threshold: null, extra: f.extra })
+    }
+    let cleared = 0
+    for (const a of this.book.list()) {
+      if (a.rule !== rule || a.state === 'resolved' || keep.has(a.id)) continue
+      this.book.observe({ rule: r, id: a.id, labels: a.labels, verdict: 'clear', value: 0, threshold: null, extra: {} })
+      cleared++
+    }
+    return { firing: firing.length, cleared }
   }
 
   ack({ id, by }: { id: string; by: string }): unknown {

@@ -31,4 +31,26 @@ export const REPLICATION_AT_RISK: LifecycleRule = {
   notify: ['mqtt', 'bus'],
 }
 
-export const SYSTEM_RULES: readonly LifecycleRule[] = [REPLICATION_AT_RISK]
+/**
+ * An open shipment (label `shipment`) will likely depart after `analytics.dispatchWithinMs` from its
+ * release, by the dispatch lead-time regression (gateway/analytics/dispatch.ts).
+ */
+export const DISPATCH_AT_RISK: LifecycleRule = {
+  id: 'stockyard_dispatch_at_risk',
+  forMs: 0,
+  clearForMs: 0,
+  severity: 'warning',
+  labels: {},
+  annotations: [
+    [
+      'summary',
+      template(
+        'shipment {{ labels.shipment }} ({{ lines }} pick lines) is predicted to depart at {{ predicted }}, after its dispatch deadline {{ deadline }}',
+        ['lines', 'predicted', 'deadline'],
+      ),
+    ],
+  ],
+  notify: ['mqtt', 'bus'],
+}
+
+export const SYSTEM_RULES: readonly LifecycleRule[] = [REPLICATION_AT_RISK, DISPATCH_AT_RISK]

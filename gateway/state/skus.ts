@@ -32,6 +32,11 @@ const fields = z.strictObject({
     .number()
     .gt(0, { error: (iss) => `must be greater than 0, got ${describeValue(iss.input)}` })
     .optional(),
+  /** Cost of one unit (any currency): ABC ranks SKUs by value with it, EOQ's holding cost is a share of it. */
+  unit_cost: z
+    .number()
+    .gt(0, { error: (iss) => `must be greater than 0, got ${describeValue(iss.input)}` })
+    .optional(),
   reorder_point: z.number().int().min(0),
   safety_stock: z.number().int().min(0),
   /** Text in (`3d`); normalised text and `lead_time_ms` out. */
@@ -73,7 +78,7 @@ const skuFileSchema = z.strictObject({
 
 const COLUMNS = Object.keys(fields.shape)
 const REQUIRED = ['sku', 'reorder_point', 'safety_stock', 'lead_time']
-const NUMERIC = new Set(['unit_weight_kg', 'reorder_point', 'safety_stock', 'pack_size'])
+const NUMERIC = new Set(['unit_weight_kg', 'unit_cost', 'reorder_point', 'safety_stock', 'pack_size'])
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
 
 /** The row's sku when it is a valid one. */

@@ -8,7 +8,7 @@
  *
  *   npm run bench                  full (~15 min): every scenario, >= 3 runs of each figure
  *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no influx, no store growth
- * Flags: --only ingest,rates,http,conns,rules,influx,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ * Flags: --only ingest,rates,http,conns,rules,influx,analytics,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
  *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -16,6 +16,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
+import { analyticsBench, renderAnalytics, type AnalyticsBenchConfig, type AnalyticsFigures } from './analytics-scenario.ts'
 import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } from './conns-scenario.ts'
 import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
 import { influxBench, renderInflux, type InfluxBenchConfig, type InfluxFigures } from './influx-scenario.ts'
@@ -75,11 +76,20 @@ const influxCfg: InfluxBenchConfig = {
   sampleMs: 250,
   ratioRuns: flags.quick ? 1 : 3,
 }
+const analyticsCfg: AnalyticsBenchConfig = {
+  skus: 1000,
+  days: 730,
+  horizon: 28,
+  speedRuns: flags.quick ? 1 : 3,
+  ingestRuns: flags.quick ? 1 : 3,
+  ingestRate: 5000,
+  ingestMs: flags.quick ? 5000 : 10_000,
+}
 if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'growth'] as const
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'growth'] as const
 type Scenario = (typeof SCENARIOS)[number]
 const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
 const only = new Set<Scenario>(
@@ -220,6 +230,17 @@ if (only.has('influx')) {
   }
 }
 
+let analytics: AnalyticsFigures | null = null
+if (only.has('analytics')) {
+  try {
+    analytics = await analyticsBench(cfg, analyticsCfg, SITE, log)
+  } catch (err) {
+    log(`analytics: ${(err as Error).message}`)
+    notes.push(`analytics scenario: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+  }
+}
+
 let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
 if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
@@ -294,6 +315,7 @@ function render(md: string): string {
     ...(vitals.length ? [...renderVitals(vitals), ''] : []),
     ...(rules ? [...renderRules(rules, cfg, rulesCfg), ''] : []),
     ...(influx ? [...renderInflux(influx, cfg, influxCfg), ''] : []),
+    ...(analytics ? [...renderAnalytics(analytics, analyticsCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),

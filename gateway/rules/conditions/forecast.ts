@@ -1,7 +1,8 @@
 /**
  * `forecast`: a forecast signal per SKU compared with a value. The signals come from the analytics
- * issue: `days_of_cover` (on hand ÷ forecast daily demand, in days) and `stockout_within` (the
- * probability, 0-1, of running out within `horizon`). `value` is the signal.
+ * runs (gateway/analytics/signals.ts), played against the current on-hand stock at every stock
+ * change: `days_of_cover` (days until the forecast demand from now uses up what is on hand) and
+ * `stockout_within` (the probability, 0-1, of running out within `horizon`). `value` is the signal.
  */
 import { z } from 'zod'
 import { duration } from '../duration.ts'

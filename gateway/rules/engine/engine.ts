@@ -310,7 +310,11 @@ export class RuleEngine {
 
   /** Stock of these SKUs changed (a scan, a count, a policy edit). */
   onStock(skus: Iterable<string>): void {
-    for (const sku of skus) this.evaluateStock(sku)
+    for (const sku of skus) {
+      this.evaluateStock(sku)
+      // Forecast signals are played against on-hand stock: a pick moves them too.
+      this.onForecast(sku)
+    }
   }
 
   /** A scan event, for absence rules. */
