@@ -5,6 +5,7 @@
  * that was acknowledged.
  */
 import { AlertBus, deliverNotices } from './alerts/bus.ts'
+import { openAnalyticsDb } from './analytics/db.ts'
 import { AnalyticsHost } from './analytics/host.ts'
 import type { Config } from './config/schema.ts'
 import { clockOf } from './core/clock.ts'
@@ -77,6 +78,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const analytics = config.analytics.enabled
     ? new AnalyticsHost({ config, clock: clockOf(config), metrics, logger: logger.child({ c: 'analytics' }), runtime: pipeline })
     : undefined
+  const analyticsDb = analytics && openAnalyticsDb(config.dataDir, config.store.synchronous)
   const alerts = new AlertBus()
   pipeline.on('alerts', (notices) => deliverNotices(notices, { bus: alerts, aedes: broker.aedes, site: config.site, log: logger }))
   let http: Awaited<ReturnType<typeof startHttpServer>>
@@ -97,7 +99,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         log: logger.child({ c: 'http' }),
         // Reads on this (reader) connection; changes go through the rule runtime on the ingest worker.
         warehouse: { db: store.db, runtime: pipeline },
-        analytics: analytics && { status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
+        analytics: analytics && { db: analyticsDb!, status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
       }),
       config.host,
       config.http.port,
@@ -106,6 +108,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     // e.g. the HTTP port is taken: release everything taken so far (the writer lock included).
     await broker.close()
     await pipeline.close()
+    analyticsDb?.close()
     store.close()
     throw err
   }
@@ -156,6 +159,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       await pipeline.close()
       await broker.close()
       await http.close()
+      analyticsDb?.close()
       store.close()
       logger.info('stockyard stopped')
     },

@@ -6,6 +6,8 @@
  */
 import { rmSync } from 'node:fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Database } from 'better-sqlite3'
+import { openAnalyticsDb } from '../gateway/analytics/db.ts'
 import { DAY_MS, DemandLedger } from '../gateway/analytics/demand.ts'
 import { nextDailyAt } from '../gateway/analytics/host.ts'
 import { ForecastBook, MAX_COVER_DAYS, pathFromNow } from '../gateway/analytics/signals.ts'
@@ -17,12 +19,16 @@ import { tempDir } from './helpers/gateway.ts'
 const D0 = Date.UTC(2026, 0, 5) // a Monday, 00:00 UTC
 let dir: string
 let store: SqliteStore
+/** The analytics database beside the store. */
+let adb: Database
 
 beforeEach(() => {
   dir = tempDir('stockyard-analytics-')
   store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+  adb = openAnalyticsDb(dir)
 })
 afterEach(() => {
+  adb.close()
   store.close()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -35,7 +41,7 @@ function logScan(ts: number, event: string, sku: string, qty: number, ref = ''):
 
 describe('DemandLedger', () => {
   it('sums pick and ship units per SKU and UTC day; receipts, adjustments and counts are not demand', () => {
-    const ledger = new DemandLedger(store.db)
+    const ledger = new DemandLedger(store.db, adb)
     logScan(D0 + 3_600_000, 'pick', 'A', 3)
     logScan(D0 + 23 * 3_600_000, 'ship', 'A', 2)
     logScan(D0 + DAY_MS + 60_000, 'pick', 'A', 4)
@@ -47,7 +53,7 @@ describe('DemandLedger', () => {
   })
 
   it('folds only what is new, and a late scan lands on the day it happened', () => {
-    const ledger = new DemandLedger(store.db)
+    const ledger = new DemandLedger(store.db, adb)
     logScan(D0 + DAY_MS, 'pick', 'A', 1)
     expect(ledger.fold()).toBe(1)
     expect(ledger.fold()).toBe(0)
@@ -55,11 +61,11 @@ describe('DemandLedger', () => {
     expect(ledger.fold()).toBe(1)
     expect(ledger.series('A', D0 / DAY_MS, D0 / DAY_MS + 2)).toEqual([6, 1])
     // A second ledger on the same file resumes from the stored cursor.
-    expect(new DemandLedger(store.db).fold()).toBe(0)
+    expect(new DemandLedger(store.db, adb).fold()).toBe(0)
   })
 
   it('folds in chunks, counts pick lines per order, and prunes old days', () => {
-    const ledger = new DemandLedger(store.db)
+    const ledger = new DemandLedger(store.db, adb)
     for (let i = 0; i < 25; i++) logScan(D0 + i * 1000, 'pick', 'B', 2, 'SO-1')
     logScan(D0 - 40 * DAY_MS, 'pick', 'B', 9)
     expect(ledger.fold(10)).toBe(26)
@@ -97,9 +103,9 @@ describe('forecast signals', () => {
   })
 
   function book(mean: number[], sdDaily: number, onHand: number, now: number): ForecastBook {
-    writeRun(store.db, now, [forecast(mean, sdDaily)], {})
-    const b = new ForecastBook(store.db, () => onHand, new ManualClock(now))
-    expect(b.load()).toEqual(['A'])
+    writeRun(adb, now, [forecast(mean, sdDaily)], {})
+    const b = new ForecastBook(adb, () => onHand, new ManualClock(now))
+    expect(b.load()).toEqual({ current: ['A'], gone: [] })
     return b
   }
 
@@ -141,16 +147,16 @@ describe('stored runs', () => {
 
   it('a reader sees the last complete run only; rows of an unfinished one are never read and are cleaned up', () => {
     const many = Array.from({ length: 250 }, (_, i) => f(`S${String(i).padStart(3, '0')}`, i))
-    writeRun(store.db, 1000, many, { run: { n: 1 } })
-    expect(readForecasts(store.db)).toHaveLength(250)
-    writeRun(store.db, 2000, [f('S000', 7)], { run: { n: 2 } })
-    expect(readForecasts(store.db)).toEqual([{ ...f('S000', 7), at: 2000 }])
+    writeRun(adb, 1000, many, { run: { n: 1 } })
+    expect(readForecasts(adb)).toHaveLength(250)
+    writeRun(adb, 2000, [f('S000', 7)], { run: { n: 2 } })
+    expect(readForecasts(adb)).toEqual([{ ...f('S000', 7), at: 2000 }])
     // A crash after writing part of run 3: not current, so not read; the next write removes it.
-    store.db.prepare(`INSERT INTO analytics_forecast (run, sku, start_day, sd_daily, mean, body) VALUES (3, 'S999', 1, 0, '[1]', '{}')`).run()
-    expect(readForecasts(store.db).map((x) => x.sku)).toEqual(['S000'])
-    writeRun(store.db, 3000, [f('S001', 1)], {})
-    expect(readForecasts(store.db).map((x) => x.sku)).toEqual(['S001'])
-    expect(store.db.prepare('SELECT count(*) FROM analytics_forecast').pluck().get()).toBe(1)
+    adb.prepare(`INSERT INTO analytics_forecast (run, sku, start_day, sd_daily, mean, body) VALUES (3, 'S999', 1, 0, '[1]', '{}')`).run()
+    expect(readForecasts(adb).map((x) => x.sku)).toEqual(['S000'])
+    writeRun(adb, 3000, [f('S001', 1)], {})
+    expect(readForecasts(adb).map((x) => x.sku)).toEqual(['S001'])
+    expect(adb.prepare('SELECT count(*) FROM analytics_forecast').pluck().get()).toBe(1)
   })
 })
 

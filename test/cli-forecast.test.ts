@@ -93,7 +93,12 @@ describe('stockyard forecast', () => {
     [
       'a negative horizon',
       () => ['--input', csv('ok.csv', [1, 2, 3]), '--horizon', '-2', '--period', '1'],
-      /--horizon must be a whole number of at least 1, got "-2"/,
+      /--horizon must be a whole number from 1 to 10000, got "-2"/,
+    ],
+    [
+      'a huge horizon',
+      () => ['--input', csv('ok5.csv', [1, 2, 3]), '--horizon', '100000000', '--period', '1'],
+      /--horizon must be a whole number from 1 to 10000/,
     ],
     ['a zero period', () => ['--input', csv('ok2.csv', [1, 2, 3]), '--horizon', '2', '--period', '0'], /--period must be a whole number/],
     [

@@ -132,13 +132,16 @@ describe('analytics end to end', () => {
     expect(f.now.daysOfCover).toBeGreaterThan(3)
     expect(await stockoutAlert()).toBeUndefined()
 
-    // Live picks of 10 run the shelf down; the alert must fire while stock remains.
+    // Live picks of 10 run the shelf down; the alert must fire while stock remains. Stock and alerts
+    // commit in one transaction, so once /stock shows a pick the alert state after it is readable too.
     let firedAt: number | undefined
-    for (let left = 150; left > 0; left -= 10) {
+    for (let left = 150; left > 0;) {
       const pick = scan({ ts: Date.now(), event: 'pick', sku: SKU, qty: 10 })
       await publishAcked(scanner, pick.topic, pick.payload)
-      if (await waitFor(async () => (await stockoutAlert()) !== undefined, 500)) {
-        firedAt = await onHand()
+      left -= 10
+      expect(await waitFor(async () => (await onHand()) === left, 5000)).toBe(true)
+      if ((await stockoutAlert()) !== undefined) {
+        firedAt = left
         break
       }
     }
@@ -235,6 +238,28 @@ describe('analytics end to end', () => {
     const departed = shipment({ ts: Date.now(), shipmentId: 'SH-BIG', status: 'departed' })
     await publishAcked(tracker, departed.topic, departed.payload)
     expect(await waitFor(async () => (await dispatchAlerts()).length === 0, 5000)).toBe(true)
+  })
+
+  it('restarts a killed analytics worker; a re-fit meanwhile is refused with 503, one after the restart runs', async () => {
+    const admin = { method: 'POST', headers: { authorization: `Bearer ${gw.token('admin')}` } }
+    await gw.analytics!.kill()
+    const refused = await fetch(gw.url('/api/v1/analytics/refit'), admin)
+    expect(refused.status).toBe(503)
+    expect(await refused.text()).toMatch(/analytics worker is not running/)
+    // Restarted 5 s after it died; its results stayed in the analytics database meanwhile.
+    expect((await httpGet(gw, `/api/v1/forecast/${SKU}`, gw.token('viewer'))).status).toBe(200)
+    let res: Response | undefined
+    expect(
+      await waitFor(
+        async () => {
+          res = await fetch(gw.url('/api/v1/analytics/refit?wait=true'), admin)
+          return res.status === 200
+        },
+        15_000,
+        500,
+      ),
+    ).toBe(true)
+    expect(((await res!.json()) as { run: { skus: number } }).run.skus).toBe(2)
   })
 
   it('refuses a re-fit to a viewer and answers 404 with a reason for a SKU without a forecast', async () => {

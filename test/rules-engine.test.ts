@@ -406,6 +406,28 @@ rules:
     expect(h.events('resolved')).toHaveLength(1)
   })
 
+  it('forecast signals: a SKU that loses its forecast resolves its alert instead of firing forever', async () => {
+    const rules = `
+version: 1
+rules:
+  - id: cover
+    condition: { kind: forecast, signal: days_of_cover, sku: '*', op: '<', value: 3 }
+    severity: warning
+`
+    const cover = new Map([['SKU-1', 1]])
+    h = await openRuleHarness({ rules, forecasts: { get: (sku) => cover.get(sku), skus: () => cover.keys() } })
+    expect(h.events('firing')).toHaveLength(1)
+    cover.delete('SKU-1')
+    // Without a forecast nothing is known: an ordinary re-evaluation leaves the alert as it was...
+    h.runtime.engine.onForecast('SKU-1')
+    await h.advance(S)
+    expect(h.events('resolved')).toHaveLength(0)
+    // ...and a reload that dropped the SKU's forecast resolves it.
+    h.runtime.engine.onForecast('SKU-1', true)
+    await h.advance(S)
+    expect(h.events('resolved')).toHaveLength(1)
+  })
+
   it('absence: no receive at dock 2 for 2 hours during the shift fires; nothing is expected outside the shift', async () => {
     const rules = `
 version: 1

@@ -1,5 +1,6 @@
 /**
- * Daily demand per SKU, folded from the event log into `analytics_demand` by the analytics worker.
+ * Daily demand per SKU, folded from the store's event log into `analytics_demand` (in the analytics
+ * database, db.ts) by the analytics worker.
  *
  * Demand is what leaves the shelves: the units of `pick` and `ship` scans (receipts, putaways,
  * adjustments and counts are not demand). A day is a UTC calendar day. The same pass sums the pick
@@ -31,11 +32,15 @@ export const dayOf = (ms: number): number => Math.floor(ms / DAY_MS)
 export class DemandLedger {
   private readonly st: Record<'scans' | 'add' | 'addOrder' | 'cursor' | 'setCursor' | 'prune' | 'pruneOrders' | 'series' | 'skus' | 'order', Statement>
 
-  constructor(private readonly db: Database) {
+  /** `events`: a connection to the store (read only here); `db`: the analytics database (written). */
+  constructor(
+    events: Database,
+    private readonly db: Database,
+  ) {
     createAnalyticsTables(db)
     db.exec(DDL)
     this.st = {
-      scans: db.prepare(
+      scans: events.prepare(
         // Every event after the cursor (not only scans), so the cursor also moves past the others.
         `SELECT id, ts, sku, ref, CASE kind WHEN 'scan' THEN json_extract(body, '$.event') END AS event, json_extract(body, '$.qty') AS qty
          FROM events WHERE id > ? ORDER BY id LIMIT ?`,
@@ -65,10 +70,10 @@ export class DemandLedger {
   }
 
   /**
-   * Fold the demand scans logged after the cursor, `chunk` events at a time. Each chunk is read
-   * outside any transaction and written in a short one (the sums and the cursor together), so the
-   * ingest worker never waits long for the write lock; this worker is the only writer of these
-   * tables, so nothing changes the cursor in between. Returns the scans folded.
+   * Fold the demand scans logged after the cursor, `chunk` events at a time: each chunk read from the
+   * store, then written in one transaction of the analytics database (the sums and the cursor
+   * together). This worker is the only writer of these tables, so nothing changes the cursor in
+   * between. Returns the scans folded.
    */
   fold(chunk = 20_000): number {
     let total = 0
@@ -129,10 +134,15 @@ export class DemandLedger {
   }
 }
 
-/** Daily units of `sku` for days [from, to) from a reader connection (the HTTP API); zeros where nothing was picked. */
-export function readDailyDemand(db: Database, sku: string, from: number, to: number): number[] {
-  if (!hasTable(db, 'analytics_demand')) return new Array<number>(Math.max(0, to - from)).fill(0)
-  return readDemand(db.prepare('SELECT day, units FROM analytics_demand WHERE sku = ? AND day >= ? AND day < ? ORDER BY day'), sku, from, to)
+/**
+ * A reader of daily units per SKU for days [from, to), zeros where nothing was picked, for a reader
+ * connection (the HTTP API); all zeros before the analytics worker has created the table.
+ * @example const demand = demandReader(db); demand('SKU-1', day - 90, day)
+ */
+export function demandReader(db: Database): (sku: string, from: number, to: number) => number[] {
+  if (!hasTable(db, 'analytics_demand')) return (_sku, from, to) => new Array<number>(Math.max(0, to - from)).fill(0)
+  const st = db.prepare('SELECT day, units FROM analytics_demand WHERE sku = ? AND day >= ? AND day < ? ORDER BY day')
+  return (sku, from, to) => readDemand(st, sku, from, to)
 }
 
 function readDemand(st: Statement, sku: string, from: number, to: number): number[] {

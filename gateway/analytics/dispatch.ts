@@ -39,8 +39,14 @@ export function fitDispatchModel(db: Database, ledger: DemandLedger, since: numb
   return fitLeadTime(leadTimeObservations(db, ledger, since))
 }
 
-/** Every released, not yet departed (nor delivered, nor in exception) shipment, checked against its dispatch deadline. */
-export function dispatchOutlook(db: Database, ledger: DemandLedger, model: LeadTimeModel, withinMs: number): DispatchOutlook[] {
+/**
+ * Every released, not yet departed (nor delivered, nor in exception) shipment, checked against its
+ * dispatch deadline at `now`. The predicted departure is never before now (a shipment that waited
+ * already cannot leave in the past), so one past its deadline is at risk for certain. Volume is the
+ * pick lines scanned so far, while the model learned from final counts: a shipment early in picking
+ * looks safer than it is until its lines are scanned.
+ */
+export function dispatchOutlook(db: Database, ledger: DemandLedger, model: LeadTimeModel, withinMs: number, now: number): DispatchOutlook[] {
   const out: DispatchOutlook[] = []
   for (const s of readShipments(db)) {
     const releasedAt = s.steps.released
@@ -48,15 +54,19 @@ export function dispatchOutlook(db: Database, ledger: DemandLedger, model: LeadT
     const { lines } = ledger.order(s.id)
     const deadline = releasedAt + withinMs
     const r = atRisk(model, { releasedAt, volume: lines, hour: hourOfDay(releasedAt) }, deadline)
+    const overdue = now > deadline
+    // Waited past the predicted departure: it leaves now at the earliest, so shift the prediction.
+    const shift = r.predictedDepartureAt === null ? 0 : Math.max(0, now - r.predictedDepartureAt)
+    const late = r.atRisk === null ? null : overdue || (r.upperDepartureAt ?? 0) + shift > deadline
     out.push({
       shipment: s.id,
       status: s.status,
       releasedAt,
       lines,
       deadline,
-      atRisk: r.atRisk,
-      predictedDepartureAt: r.predictedDepartureAt,
-      probabilityLate: r.probabilityLate,
+      atRisk: overdue ? true : late,
+      predictedDepartureAt: r.predictedDepartureAt === null ? null : r.predictedDepartureAt + shift,
+      probabilityLate: overdue ? 1 : r.probabilityLate,
     })
   }
   return out

@@ -48,15 +48,10 @@ function backtestOf(y: readonly number[], a: Analytics): Record<string, unknown>
     const score = b.scores[model.name]
     const base = b.scores.snaive
     if (!score || !base) return null
-    const { mase, smape, mae, bias, fva } = score
-    return {
-      origins: b.origins.length,
-      horizon: b.horizon,
-      method: { mase, smape, mae, bias },
-      snaive: { mase: base.mase, smape: base.smape, mae: base.mae, bias: base.bias },
-      // null rather than NaN when seasonal naive was perfect (JSON has no NaN).
-      fva: Number.isFinite(fva) ? fva : null,
-    }
+    // null rather than NaN or Infinity (JSON has neither): MASE of a series whose seasonal naive is perfect, say.
+    const f = (x: number): number | null => (Number.isFinite(x) ? x : null)
+    const scores = (m: typeof score) => ({ mase: f(m.mase), smape: f(m.smape), mae: f(m.mae), bias: f(m.bias) })
+    return { origins: b.origins.length, horizon: b.horizon, method: scores(score), snaive: scores(base), fva: f(score.fva) }
   } catch (err) {
     if (err instanceof ForecastInputError) return null
     throw err

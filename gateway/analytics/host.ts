@@ -69,10 +69,10 @@ export class AnalyticsHost {
       onMessage: (m) => this.onMessage(m),
       onCrash: () => {
         // The worker forgot its queue: every waiter is told, and no run is in progress.
+        if (this.status.running) deps.metrics.analyticsRuns.inc({ outcome: 'failed' })
         this.queued = false
         const waiters = [...this.takeWaiters(), ...this.takeWaiters()]
         for (const w of waiters) w.reject(new StockyardError('internal', 'the analytics worker died during the run; it is restarted, try again'))
-        deps.metrics.analyticsRuns.inc({ outcome: 'failed' })
       },
     })
   }
@@ -86,10 +86,13 @@ export class AnalyticsHost {
     return structuredClone(this.status)
   }
 
-  /** Start a run now (a run in progress is followed by one more); resolves with the next finished run's summary. */
+  /**
+   * Start a run now (a run in progress is followed by one more); resolves with the next finished run's
+   * summary. Throws at once (not through the promise) when the worker is not running.
+   */
   refit(reason: RunReason = 'request'): Promise<RunSummary> {
     if (!this.worker.alive)
-      return Promise.reject(new StockyardError('store.failed', 'the analytics worker is not running (it is restarted 5 s after a failure); try again shortly'))
+      throw new StockyardError('store.failed', 'the analytics worker is not running (it is restarted 5 s after a failure); try again shortly')
     // A run in progress may have read the store before this request: wait for the one after it.
     const list = this.status.running ? this.nextWaiters : this.waiters
     const done = new Promise<RunSummary>((resolve, reject) => list.push({ resolve, reject }))
@@ -99,7 +102,15 @@ export class AnalyticsHost {
 
   async stop(): Promise<void> {
     this.cancelNightly?.()
+    this.queued = false
+    for (const w of [...this.takeWaiters(), ...this.takeWaiters()])
+      w.reject(new StockyardError('store.failed', 'the gateway is stopping; the run was not finished'))
     await this.worker.stop()
+  }
+
+  /** End the worker as a crash would (it is restarted after 5 s); for tests and diagnostics. */
+  async kill(): Promise<void> {
+    await this.worker.kill()
   }
 
   private run(reason: RunReason): void {
@@ -196,13 +207,12 @@ export class AnalyticsHost {
     } catch (err) {
       logger.error({ err }, 'the rule engine could not load the new forecasts')
     }
-    if (config.analytics.policy !== 'apply') return
-    for (const c of s.changes) {
-      try {
-        await runtime.call('putSku', { sku: c.sku, patch: c.patch })
-      } catch (err) {
-        logger.warn({ err, sku: c.sku }, 'could not apply the suggested policy')
-      }
+    if (config.analytics.policy !== 'apply' || s.changes.length === 0) return
+    try {
+      const r = await runtime.call('putSkus', { changes: s.changes })
+      for (const x of r.refused) logger.warn({ sku: x.sku, error: x.error }, 'could not apply the suggested policy')
+    } catch (err) {
+      logger.error({ err }, 'could not apply the suggested policies')
     }
   }
 }

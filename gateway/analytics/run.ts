@@ -13,7 +13,8 @@ import { readStock } from '../state/stock.ts'
 import { DAY_MS, DemandLedger, dayOf } from './demand.ts'
 import { fitDispatchModel } from './dispatch.ts'
 import { forecastSku } from './forecast-sku.ts'
-import { suggestPolicy, stockoutTime, type PolicySuggestion } from './policy.ts'
+import { suggestPolicy, type PolicySuggestion } from './policy.ts'
+import { coverOf } from './signals.ts'
 import type { RunReason, RunSummary } from './protocol.ts'
 import { segment, type SkuDemand } from './segments.ts'
 import { createAnalyticsTables, writeRun, type SkuForecast } from './tables.ts'
@@ -45,19 +46,20 @@ export interface RunOptions {
 
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-export async function runAnalytics(db: Database, config: Readonly<Config>, opts: RunOptions): Promise<RunSummary> {
+/** `store`: a connection to the store (read: events, SKU master, stock, shipments); `db`: the analytics database (written). */
+export async function runAnalytics(store: Database, db: Database, config: Readonly<Config>, opts: RunOptions): Promise<RunSummary> {
   const a = config.analytics
   const started = performance.now()
   const startedAt = opts.now()
   createAnalyticsTables(db)
-  const ledger = new DemandLedger(db)
+  const ledger = new DemandLedger(store, db)
   ledger.fold()
   const today = dayOf(startedAt)
   db.transaction(() => ledger.prune(today - a.historyDays)).immediate()
 
-  const policies = new Map(readSkus(db).map((p) => [p.sku, p]))
+  const policies = new Map(readSkus(store).map((p) => [p.sku, p]))
   const onHand = new Map<string, number>()
-  for (const s of readStock(db)) onHand.set(s.sku, (onHand.get(s.sku) ?? 0) + s.onHand)
+  for (const s of readStock(store)) onHand.set(s.sku, (onHand.get(s.sku) ?? 0) + s.onHand)
 
   const skus = ledger.skus().filter((s) => s.first < today)
   const forecasts: SkuForecast[] = []
@@ -104,7 +106,7 @@ export async function runAnalytics(db: Database, config: Readonly<Config>, opts:
   opts.onProgress?.(skus.length, skus.length)
 
   const segments = segment(demands, { abc: a.abc, xyz: a.xyz, seasonPeriod: a.period })
-  const regression = fitDispatchModel(db, ledger, startedAt - DISPATCH_HISTORY_DAYS * DAY_MS)
+  const regression = fitDispatchModel(store, ledger, startedAt - DISPATCH_HISTORY_DAYS * DAY_MS)
   const finishedAt = opts.now()
   const summary: RunSummary = {
     reason: opts.reason,
@@ -143,6 +145,6 @@ function policyView(p: SkuRecord, f: SkuForecast, onHand: number, now: number, c
       packSize: p.pack_size,
     },
   )
-  const ms = stockoutTime(Math.max(0, onHand), f.mean)
-  return { ...suggestion, onHand, daysOfCover: ms === null ? null : ms / DAY_MS, stockoutAt: ms === null ? null : now + ms, applied: false }
+  const cover = coverOf(f, onHand, now)
+  return { ...suggestion, onHand, daysOfCover: cover.stockoutAt === null ? null : cover.daysOfCover, stockoutAt: cover.stockoutAt, applied: false }
 }

@@ -36,6 +36,17 @@ export function pathFromNow(f: Pick<ForecastPath, 'startDay' | 'mean'>, now: num
   return f.mean.map((_, k) => at(day + k) * (1 - into) + at(day + k + 1) * into)
 }
 
+/** Days of cover of `onHand` at the forecast from `now`, and when it runs out (null: not within the forecast). */
+export function coverOf(f: ForecastPath, onHand: number, now: number): { daysOfCover: number; stockoutAt: number | null } {
+  const ms = stockoutTime(onHand, pathFromNow(f, now))
+  return ms === null ? { daysOfCover: MAX_COVER_DAYS, stockoutAt: null } : { daysOfCover: Math.min(MAX_COVER_DAYS, ms / DAY_MS), stockoutAt: now + ms }
+}
+
+/** The probability, 0-1, that the forecast demand over the next `horizonMs` exceeds `onHand`. */
+export function stockoutChance(f: ForecastPath, onHand: number, now: number, horizonMs: number): number {
+  return stockoutProbability(onHand, { demandPerDay: pathFromNow(f, now), demandSdPerDay: f.sdDaily }, horizonMs / DAY_MS)
+}
+
 /** The runtime's source of forecast signals: the stored forecasts, with on-hand and time read live. */
 export class ForecastBook implements ForecastSignals {
   private bySku = new Map<string, ForecastPath>()
@@ -46,11 +57,11 @@ export class ForecastBook implements ForecastSignals {
     private readonly clock: Clock,
   ) {}
 
-  /** Re-read the stored forecasts; returns the SKUs that have one (old and new), for re-evaluation. */
-  load(): string[] {
+  /** Re-read the stored forecasts: the SKUs that have one now, and those that had one and lost it. */
+  load(): { current: string[]; gone: string[] } {
     const before = [...this.bySku.keys()]
     this.bySku = new Map(readForecastPaths(this.db).map((f) => [f.sku, f]))
-    return [...new Set([...before, ...this.bySku.keys()])]
+    return { current: [...this.bySku.keys()], gone: before.filter((sku) => !this.bySku.has(sku)) }
   }
 
   has(sku: string): boolean {
@@ -66,9 +77,6 @@ export class ForecastBook implements ForecastSignals {
     if (!f) return undefined
     const now = this.clock.now()
     const onHand = this.onHand(sku)
-    const path = pathFromNow(f, now)
-    if (signal === 'stockout_within') return stockoutProbability(onHand, { demandPerDay: path, demandSdPerDay: f.sdDaily }, (horizonMs ?? DAY_MS) / DAY_MS)
-    const ms = stockoutTime(onHand, path)
-    return ms === null ? MAX_COVER_DAYS : Math.min(MAX_COVER_DAYS, ms / DAY_MS)
+    return signal === 'stockout_within' ? stockoutChance(f, onHand, now, horizonMs ?? DAY_MS) : coverOf(f, onHand, now).daysOfCover
   }
 }

@@ -9,27 +9,34 @@ import { parentPort, workerData } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
 import { clockOf } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
-import { lowerThreadPriority } from '../core/thread.ts'
+import { idleThreadPriority, lowerThreadPriority } from '../core/thread.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { DemandLedger } from './demand.ts'
 import { dispatchOutlook } from './dispatch.ts'
 import type { FromAnalyticsWorker, RunReason, ToAnalyticsWorker } from './protocol.ts'
 import type { LeadTimeModel } from './regression.ts'
 import { runAnalytics } from './run.ts'
-import { createAnalyticsTables, readResult } from './tables.ts'
+import { readResult } from './tables.ts'
+import { openAnalyticsDb } from './db.ts'
 
 const port = parentPort!
 const config = (workerData as { config: Config }).config
 const logger = createLogger(config.log.level).child({ c: 'analytics' })
 const send = (m: FromAnalyticsWorker): void => port.postMessage(m)
 
+let store: ReturnType<typeof openSqliteStore> | undefined
+let db: ReturnType<typeof openAnalyticsDb> | undefined
+let timer: NodeJS.Timeout | undefined
 try {
-  const refused = lowerThreadPriority(config.analytics.nice)
-  if (refused) logger.warn({ err: refused }, 'could not lower the analytics worker thread priority (Linux only)')
-  const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
-  const { db } = store
-  createAnalyticsTables(db)
-  const ledger = new DemandLedger(db)
+  // SCHED_IDLE where it can (forecasting is CPU-bound for seconds at a time); niceness otherwise.
+  const idle = config.analytics.nice === 0 ? undefined : idleThreadPriority()
+  const refused = idle && lowerThreadPriority(config.analytics.nice)
+  if (refused) logger.warn({ err: refused }, 'could not lower the analytics worker thread priority (Linux only); forecasting competes with ingest for CPU')
+  const main = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
+  store = main
+  const adb = openAnalyticsDb(config.dataDir, config.store.synchronous)
+  db = adb
+  const ledger = new DemandLedger(main.db, adb)
   const clock = clockOf(config)
   let running: Promise<void> | undefined
   let queued: RunReason | undefined
@@ -39,8 +46,8 @@ try {
     if (running) return
     try {
       ledger.fold()
-      const model = readResult<LeadTimeModel>(db, 'regression')?.body
-      if (model) send({ type: 'dispatch', outlook: dispatchOutlook(db, ledger, model, config.analytics.dispatchWithinMs) })
+      const model = readResult<LeadTimeModel>(adb, 'regression')?.body
+      if (model) send({ type: 'dispatch', outlook: dispatchOutlook(main.db, ledger, model, config.analytics.dispatchWithinMs, clock.now()) })
     } catch (err) {
       logger.error({ err }, 'analytics refresh failed; will retry')
     }
@@ -51,7 +58,7 @@ try {
       queued = reason
       return
     }
-    running = runAnalytics(db, config, {
+    running = runAnalytics(main.db, adb, config, {
       reason,
       now: clock.now,
       log: logger,
@@ -74,19 +81,24 @@ try {
       })
   }
 
-  const timer = setInterval(refresh, config.analytics.refreshMs)
+  timer = setInterval(refresh, config.analytics.refreshMs)
   port.on('message', (m: ToAnalyticsWorker) => {
     if (m.type === 'run') return run(m.reason)
     closing.abort()
     clearInterval(timer)
     void Promise.resolve(running).finally(() => {
-      store.close()
+      adb.close()
+      main.close()
       port.close()
     })
   })
-  send({ type: 'ready', lastRunAt: readResult(db, 'run')?.at ?? null })
+  send({ type: 'ready', lastRunAt: readResult(adb, 'run')?.at ?? null })
   refresh()
 } catch (err) {
+  // Leave nothing behind that would keep this thread alive: the host restarts it.
+  clearInterval(timer)
+  db?.close()
+  store?.close()
   send({ type: 'fatal', error: (err as Error).message })
   port.close()
 }

@@ -46,9 +46,14 @@ export function readSeriesCsv(text: string, file: string): number[] {
   return values
 }
 
+/** The largest --horizon and --period: far beyond any use, small enough that memory is never the limit. */
+export const MAX_STEPS = 10_000
+
 function positiveInt(text: string, flag: string): number {
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new StockyardError('request.invalid', `--${flag} must be a whole number of at least 1, got ${JSON.stringify(text)}`)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS) {
+    throw new StockyardError('request.invalid', `--${flag} must be a whole number from 1 to ${MAX_STEPS}, got ${JSON.stringify(text)}`)
+  }
   return n
 }
 

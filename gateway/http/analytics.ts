@@ -5,16 +5,16 @@
  * what depends on the moment (days of cover, stock-out probability) is computed from the current
  * on-hand stock on each request.
  */
+import type { Database } from 'better-sqlite3'
 import { z } from 'zod'
 import { systemClock } from '../core/clock.ts'
 import { StockyardError } from '../core/errors.ts'
-import { DAY_MS, dayOf, readDailyDemand } from '../analytics/demand.ts'
+import { DAY_MS, dayOf, demandReader } from '../analytics/demand.ts'
 import type { AnalyticsStatus } from '../analytics/host.ts'
 import type { DispatchOutlook } from '../analytics/dispatch.ts'
 import type { RunSummary } from '../analytics/protocol.ts'
 import type { SkuPolicyView } from '../analytics/run.ts'
-import { MAX_COVER_DAYS, pathFromNow } from '../analytics/signals.ts'
-import { stockoutProbability, stockoutTime } from '../analytics/policy.ts'
+import { coverOf, stockoutChance } from '../analytics/signals.ts'
 import { describe } from '../analytics/stats.ts'
 import { readForecasts, readForecastSkus, readResult } from '../analytics/tables.ts'
 import { readStock } from '../state/stock.ts'
@@ -25,6 +25,8 @@ import { SeriesQuerySchema, toSeriesQuery } from './series.ts'
 
 /** What the API needs of the analytics host on the broker thread. */
 export interface AnalyticsDeps {
+  /** A reader connection to the analytics database (db.ts); never written through. */
+  db: Database
   status(): AnalyticsStatus
   outlook(): DispatchOutlook[]
   refit(): Promise<RunSummary>
@@ -49,7 +51,7 @@ export const analyticsRoutes: Route[] = [
     handle: (c, deps) => {
       const { sku } = parseParams(c, z.object({ sku: label }))
       const q = parseQuery(c, z.strictObject({ history: intParam(HISTORY_DAYS.max).default(HISTORY_DAYS.default) }))
-      const { db } = warehouseOf(deps)
+      const { db } = analyticsOf(deps)
       const f = readForecasts(db, sku)[0]
       if (!f) {
         throw new StockyardError(
@@ -59,25 +61,18 @@ export const analyticsRoutes: Route[] = [
       }
       const now = (deps.clock ?? systemClock).now()
       const today = dayOf(now)
-      const onHand = readStock(db, { sku }).reduce((s, l) => s + l.onHand, 0)
-      const path = pathFromNow(f, now)
-      const cover = stockoutTime(onHand, path)
+      const onHand = readStock(warehouseOf(deps).db, { sku }).reduce((s, l) => s + l.onHand, 0)
       return c.json({
         sku,
         at: f.at,
         method: f.method,
         note: f.note ?? null,
-        history: { start: isoDay(today - q.history), values: readDailyDemand(db, sku, today - q.history, today) },
+        history: { start: isoDay(today - q.history), values: demandReader(db)(sku, today - q.history, today) },
         forecast: { start: isoDay(f.startDay), mean: f.mean, lower: f.lower, upper: f.upper, sdDaily: f.sdDaily },
         fit: f.fit,
         accuracy: f.accuracy,
         stats: f.stats,
-        now: {
-          onHand,
-          daysOfCover: cover === null ? MAX_COVER_DAYS : Math.min(MAX_COVER_DAYS, cover / DAY_MS),
-          stockoutAt: cover === null ? null : now + cover,
-          stockoutWithin48h: stockoutProbability(onHand, { demandPerDay: path, demandSdPerDay: f.sdDaily }, 2),
-        },
+        now: { onHand, ...coverOf(f, onHand, now), stockoutWithin48h: stockoutChance(f, onHand, now, 2 * DAY_MS) },
       })
     },
   },
@@ -87,7 +82,7 @@ export const analyticsRoutes: Route[] = [
     access: 'viewer',
     handle: (c, deps) => {
       parseQuery(c, z.strictObject({}))
-      const r = readResult<object>(warehouseOf(deps).db, 'segments')
+      const r = readResult<object>(analyticsOf(deps).db, 'segments')
       return c.json(r ? { at: r.at, ...r.body } : { at: null, skus: [], clustering: null })
     },
   },
@@ -97,7 +92,7 @@ export const analyticsRoutes: Route[] = [
     access: 'viewer',
     handle: (c, deps) => {
       const q = parseQuery(c, z.strictObject({ sku: label.optional() }))
-      const r = readResult<SkuPolicyView[]>(warehouseOf(deps).db, 'policy')
+      const r = readResult<SkuPolicyView[]>(analyticsOf(deps).db, 'policy')
       const skus = (r?.body ?? []).filter((p) => q.sku === undefined || p.sku === q.sku)
       return c.json({ at: r?.at ?? null, mode: deps.config.analytics.policy, serviceLevel: deps.config.analytics.serviceLevel, skus })
     },
@@ -118,14 +113,16 @@ export const analyticsRoutes: Route[] = [
         const to = dayOf(q.to ?? now)
         const from = dayOf(q.from ?? (q.to ?? now) - HISTORY_DAYS.default * DAY_MS)
         if (from >= to) throw new StockyardError('request.invalid', 'from: must be at least a day before to')
-        const { db } = warehouseOf(deps)
+        if (to - from > HISTORY_DAYS.max) throw new StockyardError('request.invalid', `from: at most ${HISTORY_DAYS.max} days before to, got ${to - from}`)
+        const { db } = analyticsOf(deps)
+        const demand = demandReader(db)
         const skus = q.sku !== undefined ? [q.sku] : readForecastSkus(db)
         return c.json({
           metric: 'demand',
           unit: 'units/day',
           from: isoDay(from),
           to: isoDay(to),
-          series: skus.map((sku) => ({ labels: { sku }, stats: describe(readDailyDemand(db, sku, from, to)) })),
+          series: skus.map((sku) => ({ labels: { sku }, stats: describe(demand(sku, from, to)) })),
         })
       }
       const query = toSeriesQuery(parseQuery(c, SeriesQuerySchema), now)
@@ -146,7 +143,7 @@ export const analyticsRoutes: Route[] = [
     access: 'viewer',
     handle: (c, deps) => {
       parseQuery(c, z.strictObject({}))
-      const model = readResult<object>(warehouseOf(deps).db, 'regression')
+      const model = readResult<object>(analyticsOf(deps).db, 'regression')
       return c.json({
         at: model?.at ?? null,
         model: model?.body ?? null,

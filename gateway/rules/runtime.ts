@@ -19,6 +19,7 @@ import { StockyardError } from '../core/errors.ts'
 import type { Accepted, PointRecord } from '../core/records.ts'
 import type { Logger } from '../core/log.ts'
 import { AlertTables } from '../alerts/store.ts'
+import { openAnalyticsDb } from '../analytics/db.ts'
 import { ForecastBook } from '../analytics/signals.ts'
 import type { AlertChange, Silence } from '../alerts/types.ts'
 import { WebhookOutbox } from '../alerts/webhook.ts'
@@ -67,6 +68,7 @@ export interface RuntimeCalls {
   expireSilence(args: { id: string }): Silence
   putRules(args: { file: string; text: string }): { rules: number; file: string }
   putSku(args: { sku: string; patch: Record<string, unknown> }): unknown
+  putSkus(args: { changes: Array<{ sku: string; patch: Record<string, unknown> }> }): { applied: number; refused: Array<{ sku: string; error: string }> }
   reloadRules(): { rules: number }
   describeRules(): RulesDescription
   observeSystem(args: SystemObservation): void
@@ -97,8 +99,9 @@ export class RuleRuntime implements RuntimeCalls {
   readonly book: AlertBook
   readonly engine: RuleEngine
   readonly outbox: WebhookOutbox
-  /** The forecast signals: `deps.forecasts` when given (tests), else the analytics run's stored forecasts. */
-  readonly forecasts: ForecastSignals
+  /** The forecast signals: `deps.forecasts` when given (tests), else the analytics runs' stored forecasts (none with analytics off). */
+  readonly forecasts: ForecastSignals | undefined
+  private analyticsDb: Database | undefined
   private readonly tables: AlertTables
   private packs: readonly LoadedPack[] = []
   private watcher: FSWatcher | undefined
@@ -120,7 +123,12 @@ export class RuleRuntime implements RuntimeCalls {
     this.skus = new SkuMaster(db, clock)
     this.tables = new AlertTables(db)
     this.outbox = new WebhookOutbox(db, { ...config.notify, log: log.child({ c: 'webhook' }) })
-    this.forecasts = deps.forecasts ?? new ForecastBook(db, (sku) => this.stock.totalFor(sku), clock)
+    if (deps.forecasts) this.forecasts = deps.forecasts
+    else if (config.analytics.enabled) {
+      // The analytics worker's results, read through a connection of this thread's own.
+      this.analyticsDb = openAnalyticsDb(config.dataDir, config.store.synchronous)
+      this.forecasts = new ForecastBook(this.analyticsDb, (sku) => this.stock.totalFor(sku), clock)
+    }
     this.book = new AlertBook(this.tables, clock, { minStateChangeMs: config.rules.minStateChangeMs, onDirty: () => this.queueFlush() })
     this.engine = new RuleEngine({
       clock,
@@ -236,10 +244,11 @@ export class RuleRuntime implements RuntimeCalls {
   /** A new analytics run finished: re-read its forecasts and re-evaluate the forecast rules of every SKU they cover. */
   reloadForecasts(): { skus: number } {
     if (!(this.forecasts instanceof ForecastBook)) return { skus: 0 }
-    const skus = this.forecasts.load()
-    for (const sku of skus) this.engine.onForecast(sku)
+    const { current, gone } = this.forecasts.load()
+    for (const sku of current) this.engine.onForecast(sku)
+    for (const sku of gone) this.engine.onForecast(sku, true)
     this.commit()
-    return { skus: skus.length }
+    return { skus: current.length }
   }
 
   /**
@@ -325,6 +334,33 @@ export class RuleRuntime implements RuntimeCalls {
     return entry
   }
 
+  /**
+   * Several SKU policy edits in one transaction (an analytics run's suggestions, `analytics.policy:
+   * apply`); each is validated like `putSku`, a refused one is reported and the others are applied.
+   */
+  putSkus({ changes }: { changes: Array<{ sku: string; patch: Record<string, unknown> }> }): {
+    applied: number
+    refused: Array<{ sku: string; error: string }>
+  } {
+    const refused: Array<{ sku: string; error: string }> = []
+    const applied: string[] = []
+    this.deps.db
+      .transaction(() => {
+        for (const c of changes) {
+          try {
+            this.skus.put(c.sku, c.patch)
+            applied.push(c.sku)
+          } catch (err) {
+            refused.push({ sku: c.sku, error: (err as Error).message })
+          }
+        }
+      })
+      .immediate()
+    this.engine.onStock(applied)
+    this.commit()
+    return { applied: applied.length, refused }
+  }
+
   /** Re-read the rules directory; a bad pack set is refused as a whole and the running rules stay. */
   reloadRules(): { rules: number } {
     const loaded = loadRulePacks(this.deps.config.rules.dir)
@@ -356,6 +392,7 @@ export class RuleRuntime implements RuntimeCalls {
     this.engine.close()
     this.book.close()
     await this.outbox.stop()
+    this.analyticsDb?.close()
   }
 
   // ---------------------------------------------------------------------------------------------

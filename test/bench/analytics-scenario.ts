@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { openAnalyticsDb } from '../../gateway/analytics/db.ts'
 import { DAY_MS, DemandLedger } from '../../gateway/analytics/demand.ts'
 import { forecastSeries } from '../../gateway/analytics/forecast/index.ts'
 import { runAnalytics } from '../../gateway/analytics/run.ts'
@@ -118,11 +119,13 @@ export async function analyticsBench(cfg: BenchConfig, ac: AnalyticsBenchConfig,
     seedDemand(dir, skus, start)
     const config = loadConfig({ overrides: { dataDir: dir, rules: { dir: join(dir, 'no-rules'), watch: false } } })
     const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+    const adb = openAnalyticsDb(dir)
     try {
-      const summary = await runAnalytics(store.db, config, { reason: 'request', now: Date.now, log: { warn: () => undefined } })
+      const summary = await runAnalytics(store.db, adb, config, { reason: 'request', now: Date.now, log: { warn: () => undefined } })
       f.fullRunS = summary.seconds
       log(`  analytics: full run (3-origin backtest, policy, segments, one write) over ${summary.skus} SKUs: ${summary.seconds.toFixed(2)} s`)
     } finally {
+      adb.close()
       store.close()
     }
   } finally {
@@ -171,14 +174,16 @@ export async function analyticsBench(cfg: BenchConfig, ac: AnalyticsBenchConfig,
 /** Write `skus`' daily demand into the store's demand ledger (what months of picks would have left there). */
 function seedDemand(dataDir: string, skus: ReadonlyArray<{ sku: string; units: number[] }>, start: number): void {
   const store = openSqliteStore({ dataDir, synchronous: 'NORMAL' })
+  const adb = openAnalyticsDb(dataDir)
   try {
-    new DemandLedger(store.db)
-    const put = store.db.prepare('INSERT INTO analytics_demand (sku, day, units, lines) VALUES (?, ?, ?, ?)')
+    new DemandLedger(store.db, adb)
+    const put = adb.prepare('INSERT INTO analytics_demand (sku, day, units, lines) VALUES (?, ?, ?, ?)')
     const first = start / DAY_MS
-    store.db.transaction(() => {
+    adb.transaction(() => {
       for (const s of skus) s.units.forEach((u, d) => u > 0 && put.run(s.sku, first + d, u, 1))
     })()
   } finally {
+    adb.close()
     store.close()
   }
 }

@@ -35,10 +35,13 @@ const schema = z
       } else if (c.value < 0) {
         ctx.addIssue({ code: 'custom', path: ['value'], message: `${c.value} days of cover is impossible; use 0 or more` })
       }
+      if (c.location !== '*') {
+        ctx.addIssue({ code: 'custom', path: ['location'], message: 'forecast signals are per SKU over all its locations; leave location out' })
+      }
       const problem = c.clear === undefined ? undefined : clearProblem(c.signal, c.op, c.value, c.clear)
       if (problem) ctx.addIssue({ code: 'custom', path: ['clear'], message: problem })
     },
-    afterFields('signal', 'horizon', 'op', 'value', 'clear'),
+    afterFields('signal', 'horizon', 'location', 'op', 'value', 'clear'),
   )
 
 export const forecast: ConditionKind<typeof schema> = {

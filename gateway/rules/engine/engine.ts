@@ -352,19 +352,24 @@ export class RuleEngine {
     }
   }
 
-  /** New forecast numbers for a SKU. */
-  onForecast(sku: string): void {
+  /**
+   * New forecast numbers for a SKU. `gone`: the SKU no longer has a forecast (a failed fit, demand
+   * pruned), so its forecast alerts clear rather than stay as they were.
+   */
+  onForecast(sku: string, gone = false): void {
     const f = this.deps.forecasts
     if (!f) return
     for (const r of this.byKind.get('forecast') ?? []) {
       const c = r.rule.condition as CondOf<'forecast'>
       if (!matchGlob(c.sku, sku)) continue
       this.guard(r, () => {
+        const labels = { sku, location: c.location }
+        if (gone) return this.deps.alerts.observe({ rule: r, labels, verdict: 'clear', value: 0, threshold: c.value })
         const v = f.get(sku, c.signal, c.horizon)
         if (v === undefined) return
         this.deps.alerts.observe({
           rule: r,
-          labels: { sku, location: c.location },
+          labels,
           verdict: verdictOf(v, c.op, c.value, c.clear),
           value: v,
           threshold: c.value,
