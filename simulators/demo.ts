@@ -10,7 +10,40 @@ import { createLogger } from '../gateway/core/log.ts'
 import { drive } from './driver.ts'
 import { WarehouseModel } from './model.ts'
 import { DEFAULT_SCENARIO, provision, startOf } from './run.ts'
-import { loadScenario } from './scenario.ts'
+import { loadScenario, type Scenario } from './scenario.ts'
+import { openAnalyticsDb } from '../gateway/analytics/db.ts'
+import { DAY_MS, DEMAND_DDL } from '../gateway/analytics/demand.ts'
+import { dailyDemand } from './demand.ts'
+
+/** Days of simulated demand history the demo gives SKUs that have none. */
+const HISTORY_DAYS = 56
+
+/**
+ * The demo warehouse starts today, so it has no demand history to forecast from. Give each scenario
+ * SKU without any `HISTORY_DAYS` days of daily demand from the same process the simulator picks with
+ * (simulators/demand.ts), written straight into the analytics database's demand ledger (what weeks of
+ * picks would have left there; the event log and stock are untouched). Returns the SKUs seeded.
+ */
+export function seedDemandHistory(dataDir: string, scenario: Scenario, days: number, seed: number): number {
+  const db = openAnalyticsDb(dataDir)
+  try {
+    db.exec(DEMAND_DDL)
+    const has = db.prepare('SELECT 1 FROM analytics_demand WHERE sku = ? LIMIT 1')
+    const put = db.prepare('INSERT OR IGNORE INTO analytics_demand (sku, day, units, lines) VALUES (?, ?, ?, ?)')
+    const first = Math.floor(Date.now() / DAY_MS) - days
+    let n = 0
+    db.transaction(() => {
+      scenario.skus.forEach((k, i) => {
+        if (has.get(k.sku)) return
+        n++
+        dailyDemand(k.demand, days, { seed: seed * 1000 + i, start: first * DAY_MS }).units.forEach((u, d) => u > 0 && put.run(k.sku, first + d, u, 1))
+      })
+    })()
+    return n
+  } finally {
+    db.close()
+  }
+}
 
 export async function runDemo(argv: string[]): Promise<void> {
   const gw = await runStart(argv)
@@ -23,6 +56,18 @@ export async function runDemo(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => stopping.abort())
   process.once('SIGINT', () => stopping.abort())
   let seed = gw.config.demo.seed
+  if (gw.analytics) {
+    const seeded = seedDemandHistory(gw.config.dataDir, scenario, HISTORY_DAYS, seed)
+    if (seeded > 0) {
+      log.info({ skus: seeded, days: HISTORY_DAYS }, 'demo: seeded simulated demand history so there is something to forecast; re-fitting')
+      const failed = (err: unknown): void => log.warn({ err }, 'demo: the first re-fit failed; the nightly one will forecast')
+      try {
+        gw.analytics.refit().catch(failed)
+      } catch (err) {
+        failed(err)
+      }
+    }
+  }
   let announced = false
   while (!stopping.signal.aborted) {
     const model = new WarehouseModel(scenario, seed, startOf(scenario, Date.now(), true), () => undefined)

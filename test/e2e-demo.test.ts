@@ -1,7 +1,7 @@
 /**
  * `npm start` (`stockyard demo`) as a user runs it, in a child process: the gateway comes up with the
  * simulated warehouse of simulators/scenarios/small.yaml feeding it in real time over MQTT, prints
- * how to reach it, and stops cleanly on SIGTERM.
+ * how to reach it, forecasts its SKUs from seeded demand history, and stops cleanly on SIGTERM.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -24,7 +24,7 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs
   }
 }
 
-it('npm start: devices connect, stock and readings arrive, SIGTERM stops it with exit 0', async () => {
+it('npm start: devices connect, stock and readings arrive, SKUs are forecast, SIGTERM stops it with exit 0', async () => {
   const child = spawn(
     process.execPath,
     [BIN, 'demo', '--data', dir, '--host', '127.0.0.1', '--mqtt-port', '0', '--ws-port', '0', '--http-port', '0', '--log-level', 'error'],
@@ -79,6 +79,16 @@ it('npm start: devices connect, stock and readings arrive, SIGTERM stops it with
       30_000,
     )
     expect(temps.length).toBe(3)
+    // The demo seeds weeks of simulated demand history, so its SKUs are forecast from the start.
+    const forecast = await poll(
+      'a forecast for SKU-0001',
+      async () => {
+        const res = await fetch(base + '/api/v1/forecast/SKU-0001', { headers: { authorization: `Bearer ${banner.viewerToken}` } })
+        return res.status === 200 ? ((await res.json()) as { method: string; forecast: { mean: number[] } }) : undefined
+      },
+      30_000,
+    )
+    expect(forecast.forecast.mean).toHaveLength(28)
   } finally {
     child.kill('SIGTERM')
   }

@@ -17,7 +17,8 @@ import { createAnalyticsTables } from './tables.ts'
 
 export const DAY_MS = 86_400_000
 
-const DDL = `
+/** The ledger's tables (created by the ledger; exported for the demo, which seeds history). */
+export const DEMAND_DDL = `
 CREATE TABLE IF NOT EXISTS analytics_demand (
   sku TEXT NOT NULL, day INTEGER NOT NULL, units REAL NOT NULL, lines INTEGER NOT NULL,
   PRIMARY KEY (sku, day)) WITHOUT ROWID;
@@ -38,7 +39,7 @@ export class DemandLedger {
     private readonly db: Database,
   ) {
     createAnalyticsTables(db)
-    db.exec(DDL)
+    db.exec(DEMAND_DDL)
     this.st = {
       scans: events.prepare(
         // Every event after the cursor (not only scans), so the cursor also moves past the others.
