@@ -122,6 +122,18 @@ export function orderName(o: ArimaOrder): string {
   return o.m > 1 ? `${base}(${o.P},${o.D},${o.Q})[${o.m}]` : base
 }
 
+/** The stepwise search's moves of (p, q), or (P, Q): each order up or down by one, alone and together. */
+const STEPS = [
+  [-1, 0],
+  [0, -1],
+  [1, 0],
+  [0, 1],
+  [-1, -1],
+  [-1, 1],
+  [1, -1],
+  [1, 1],
+] as const
+
 /**
  * Hyndman-Khandakar stepwise search: the ARIMA fit of x with the least AICc, for seasonal period m.
  * @example autoArima(monthly, 12).forecast(24)
@@ -174,29 +186,9 @@ export function autoArima(x: readonly number[], period: number): ArimaFit {
     const b: ArimaOrder = (best as ArimaFit).order
     const moves: Array<[number, number, number, number, boolean]> = []
     if (m > 1) {
-      for (const [dP, dQ] of [
-        [-1, 0],
-        [0, -1],
-        [1, 0],
-        [0, 1],
-        [-1, -1],
-        [-1, 1],
-        [1, -1],
-        [1, 1],
-      ] as const)
-        moves.push([b.p, b.q, b.P + dP, b.Q + dQ, b.constant])
+      for (const [dP, dQ] of STEPS) moves.push([b.p, b.q, b.P + dP, b.Q + dQ, b.constant])
     }
-    for (const [dp, dq] of [
-      [-1, 0],
-      [0, -1],
-      [1, 0],
-      [0, 1],
-      [-1, -1],
-      [-1, 1],
-      [1, -1],
-      [1, 1],
-    ] as const)
-      moves.push([b.p + dp, b.q + dq, b.P, b.Q, b.constant])
+    for (const [dp, dq] of STEPS) moves.push([b.p + dp, b.q + dq, b.P, b.Q, b.constant])
     moves.push([b.p, b.q, b.P, b.Q, !b.constant])
     let moved = false
     for (const mv of moves) {

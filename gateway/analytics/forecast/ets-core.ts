@@ -7,6 +7,8 @@
  * Seasonal states live in a ring of length m indexed by phase: ring[t mod m] is s(t − m) when y(t)
  * arrives, and is overwritten by s(t). Everything here is allocation-free in its hot loop.
  */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
 
 export type ErrorType = 'A' | 'M'
 export type TrendType = 'N' | 'A' | 'Ad'
@@ -219,7 +221,9 @@ export function simulatePaths(spec: EtsSpec, st: EtsState, sigma2: number, h: nu
   const out = Array.from({ length: h }, () => new Float64Array(paths))
   const ring = new Float64Array(m)
   const sd = Math.sqrt(sigma2)
-  const rand = mulberry32(0x5eed ^ paths ^ (h << 8))
+  // pure-rand's xoroshiro128+, seeded from the request: the same fit gives the same intervals.
+  const g = xoroshiro128plus(0x5eed ^ paths ^ (h << 8))
+  const rand = (): number => uniformFloat64(g)
   const phi = spec.trend === 'Ad' ? st.phi : 1
   const ba = spec.trend === 'N' ? 0 : st.beta / st.alpha
   const seas = spec.season === 'N' ? 0 : spec.season === 'A' ? 1 : 2
@@ -255,16 +259,4 @@ function gauss(rand: () => number): number {
   const u = 1 - rand()
   const v = rand()
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
-}
-
-/** Small seeded PRNG in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
