@@ -182,7 +182,7 @@ describe('ARIMA', () => {
   })
 
   it('scores close to R auto.arima on the eight reference series', () => {
-    const dir = new URL('../../shared/data/forecast/', import.meta.url)
+    const dir = new URL('./fixtures/forecast/', import.meta.url)
     const read = (f: string): number[] =>
       readFileSync(new URL(f, dir), 'utf8')
         .trim()

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from './helpers/gateway.ts'
 import { runCli } from './helpers/proc-stockyard.ts'
 
-const DATA = new URL('../../shared/data/forecast/', import.meta.url).pathname
+const DATA = new URL('./fixtures/forecast/', import.meta.url).pathname
 
 interface Output {
   method: string
