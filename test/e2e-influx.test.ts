@@ -240,8 +240,10 @@ describe.skipIf(!requireBinary('influxd'))('InfluxDB 1.x sink against a real inf
     expect(firing[0]!.annotations.summary).toMatch(
       /^1 points not yet in InfluxDB \(influx-v1 http:\/\/127\.0\.0\.1:\d+ db=atrisk\) will be deleted by retention from \d{4}-/,
     )
-    const status = await getJson<Status>(gw, '/api/v1/status', token)
-    expect(status.replication.influx.lanes!.points.lagRows).toBe(1)
+    // The sink worker reports its figures every second; the alert may have come first.
+    const lagRows = async (): Promise<number | undefined> => (await getJson<Status>(gw!, '/api/v1/status', token)).replication.influx.lanes?.points.lagRows
+    expect(await waitFor(async () => (await lagRows()) !== undefined, 10_000, 100)).toBe(true)
+    expect(await lagRows()).toBe(1)
     const admin = gw.token('admin')
     expect(await waitFor(async () => (await scrapeMetric(gw!, admin, 'stockyard_sink_up', { sink: 'influx' })) === 0, 5000, 100)).toBe(true)
 
