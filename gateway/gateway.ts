@@ -8,10 +8,13 @@ import { AlertBus, deliverNotices } from './alerts/bus.ts'
 import { openAnalyticsDb } from './analytics/db.ts'
 import { AnalyticsHost } from './analytics/host.ts'
 import type { Config } from './config/schema.ts'
+import { StockyardError } from './core/errors.ts'
 import { clockOf } from './core/clock.ts'
 import type { Logger } from './core/log.ts'
 import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
-import { createHttpApp, startHttpServer } from './http/index.ts'
+import { loadDashboards } from './dashboards/load.ts'
+import { createHttpApp, ROUTES, startHttpServer } from './http/index.ts'
+import { LiveFeed } from './http/live.ts'
 import { IngestPipeline } from './ingest/pipeline.ts'
 import { GatewayMetrics } from './metrics.ts'
 import { SinkHost } from './sink/host.ts'
@@ -47,6 +50,10 @@ export interface StartOptions {
 export async function startGateway(config: Readonly<Config>, opts: StartOptions): Promise<Gateway> {
   const { logger } = opts
   const now = opts.now ?? clockOf(config).now
+  // The dashboard definitions are config: an invalid set refuses the start, with every error.
+  const defs = loadDashboards(config.dashboards.dir, ROUTES)
+  if (!defs.ok) throw new StockyardError('config.invalid', `dashboard definitions in ${config.dashboards.dir} are invalid:\n  ${defs.errors.join('\n  ')}`)
+  const pages = defs.dashboards
   const metrics = new GatewayMetrics()
   // Ack latency is real time, also when the gateway runs on simulated time.
   const pipeline = new IngestPipeline({ config, metrics, logger: logger.child({ c: 'ingest' }), now: Date.now })
@@ -81,6 +88,11 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const analyticsDb = analytics && openAnalyticsDb(config.dataDir, config.store.synchronous)
   const alerts = new AlertBus()
   pipeline.on('alerts', (notices) => deliverNotices(notices, { bus: alerts, aedes: broker.aedes, site: config.site, log: logger }))
+  // The dashboards' live feed: alert changes as they commit, and coalesced ticks of committed data.
+  const live = new LiveFeed()
+  alerts.on('change', (n) => live.alert(n))
+  pipeline.on('committed', (kinds) => live.committed(kinds))
+  const loadPages = (): ReturnType<typeof loadDashboards> => loadDashboards(config.dashboards.dir, ROUTES)
   let http: Awaited<ReturnType<typeof startHttpServer>>
   try {
     http = await startHttpServer(
@@ -100,6 +112,8 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         // Reads on this (reader) connection; changes go through the rule runtime on the ingest worker.
         warehouse: { db: store.db, runtime: pipeline },
         analytics: analytics && { db: analyticsDb!, status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
+        dashboards: { load: loadPages, lastGood: pages },
+        live,
       }),
       config.host,
       config.http.port,
@@ -158,6 +172,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       // Commit (and so acknowledge) what is queued, then close the connections.
       await pipeline.close()
       await broker.close()
+      live.close()
       await http.close()
       analyticsDb?.close()
       store.close()

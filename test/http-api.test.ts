@@ -139,6 +139,11 @@ const ACCESS: Record<string, { access: Access; sample?: string }> = {
   'GET /api/v1/analytics/shipments': { access: 'viewer' },
   'GET /api/v1/analytics/status': { access: 'viewer' },
   'POST /api/v1/analytics/refit': { access: 'admin' },
+  'POST /api/v1/session': { access: 'public' },
+  'GET /api/v1/session': { access: 'viewer', sample: '/api/v1/session' },
+  'DELETE /api/v1/session': { access: 'public' },
+  'GET /api/v1/dashboards': { access: 'viewer' },
+  'GET /api/v1/live': { access: 'viewer' },
 }
 
 const RANK: Record<Who, number> = { none: 0, bad: 0, viewer: 1, hq: 2, admin: 3 }

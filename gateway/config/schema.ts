@@ -189,6 +189,8 @@ export const ConfigSchema = z
         retentionWarnMs: z.number().int().min(0).default(DAY),
       })
       .prefault({}),
+    /** The dashboard definitions the built-in UI renders (one JSON file per page); a missing directory is no dashboards. */
+    dashboards: z.strictObject({ dir: z.string().min(1).default('./dashboards') }).prefault({}),
     /**
      * Demand forecasting, inventory policy and SKU segmentation (gateway/analytics/), run on a worker
      * thread of its own: nightly at `refitAt`, at start when the last run is older than a day, and on

@@ -4,6 +4,7 @@
  * that needs a token, the caller (`Principal`) is put on the context, so changes record who made them.
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
 import { StockyardError } from '../core/errors.ts'
 import type { Role, TokenStore } from '../store/types.ts'
 import type { Access } from './route.ts'
@@ -38,11 +39,26 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null
 }
 
-/** Middleware enforcing `access` on one route; sets `principal` on the context of a route that needs a token. */
+/** The dashboards' session cookie: the token itself, HttpOnly and SameSite=Strict (see session.ts). */
+export const SESSION_COOKIE = 'stockyard_session'
+/** A change made with the session cookie (not a bearer token) must carry this header: a cross-site form cannot set it. */
+export const CSRF_HEADER = 'x-stockyard-csrf'
+
+/**
+ * Middleware enforcing `access` on one route; sets `principal` on the context of a route that needs a
+ * token. The token comes from `Authorization: Bearer`, or else from the dashboards' session cookie;
+ * with the cookie, anything but GET also needs the CSRF header.
+ */
 export function authorize(access: Access, tokens: TokenVerifier): MiddlewareHandler {
   return async (c, next) => {
     if (access !== 'public') {
-      const token = bearerToken(c.req.header('authorization'))
+      let token = bearerToken(c.req.header('authorization'))
+      if (token === null) {
+        token = getCookie(c, SESSION_COOKIE) ?? null
+        if (token !== null && c.req.method !== 'GET' && c.req.header(CSRF_HEADER) !== '1') {
+          throw new StockyardError('auth.forbidden', `a change made with the session cookie needs the header ${CSRF_HEADER}: 1`)
+        }
+      }
       if (token === null) throw new StockyardError('auth.required', 'send a bearer token: Authorization: Bearer <token>')
       const verified = tokens.verify(token)
       if (verified === null) throw new StockyardError('auth.required', 'the bearer token is not valid (unknown or revoked)', { invalidToken: true })

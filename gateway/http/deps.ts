@@ -10,6 +10,8 @@ import type { ReplicatorStats } from '../sink/replicator.ts'
 import type { DeadLetterLog, DeviceRegistry, SeriesStore } from '../store/types.ts'
 import type { AnalyticsDeps } from './analytics.ts'
 import type { TokenVerifier } from './auth.ts'
+import type { DashboardsDeps } from './dashboards.ts'
+import type { LiveFeed } from './live.ts'
 
 /**
  * The warehouse state and the rule engine. Reads (alerts, silences, stock, shipments, SKUs) go to a
@@ -45,6 +47,10 @@ export interface HttpDeps {
   warehouse?: WarehouseDeps
   /** The analytics worker's host (status, dispatch outlook, re-fit); without it those routes answer 503. */
   analytics?: AnalyticsDeps
+  /** The dashboard definitions; without them `GET /api/v1/dashboards` answers 503. */
+  dashboards?: DashboardsDeps
+  /** Alert changes and data ticks for `GET /api/v1/live`. */
+  live?: LiveFeed
 }
 
 /** `deps.warehouse`, or a 503 when this app was built without it. */

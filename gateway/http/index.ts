@@ -7,6 +7,7 @@ import { Hono } from 'hono'
 import { alertRoutes } from './alerts.ts'
 import { analyticsRoutes } from './analytics.ts'
 import { authorize } from './auth.ts'
+import { dashboardRoutes } from './dashboards.ts'
 import type { HttpDeps } from './deps.ts'
 import { deviceRoutes } from './devices.ts'
 import { notFound, onError } from './errors.ts'
@@ -17,6 +18,7 @@ import { rejectionRoutes } from './rejections.ts'
 import { honoPath, type Route } from './route.ts'
 import { ruleRoutes } from './rules.ts'
 import { seriesRoutes } from './series.ts'
+import { sessionRoutes } from './session.ts'
 import { shipmentRoutes } from './shipments.ts'
 import { silenceRoutes } from './silences.ts'
 import { skuRoutes } from './skus.ts'
@@ -43,6 +45,8 @@ export const ROUTES: readonly Route[] = [
   ...shipmentRoutes,
   ...skuRoutes,
   ...analyticsRoutes,
+  ...sessionRoutes,
+  ...dashboardRoutes,
 ]
 
 /**

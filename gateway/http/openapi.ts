@@ -6,6 +6,7 @@ import { AGGREGATES, DEVICE_KINDS } from '../store/types.ts'
 import { bearer, errors, instant, json, PUBLIC, query, ref } from './openapi-parts.ts'
 import { warehousePaths, warehouseSchemas } from './openapi-warehouse.ts'
 import { analyticsPaths } from './openapi-analytics.ts'
+import { uiPaths } from './openapi-ui.ts'
 import type { Route } from './route.ts'
 import { DEFAULT_WINDOW_MS, MAX_BUCKETS } from './series.ts'
 
@@ -179,6 +180,7 @@ export const openApiDocument = {
     },
     ...warehousePaths,
     ...analyticsPaths,
+    ...uiPaths,
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Token created with the stockyard CLI; role viewer, hq or admin' } },

@@ -34,6 +34,8 @@ export interface IngestEvents {
   fatal: [error: Error]
   /** Alert changes, after they committed. */
   alerts: [notices: AlertNotice[]]
+  /** A batch committed: accepted messages by kind (for the dashboards' live feed). */
+  committed: [kinds: Record<string, number>]
 }
 
 /** Batches handed to the worker and not yet answered; enough to keep it busy while one commits. */
@@ -206,6 +208,7 @@ export class IngestPipeline extends EventEmitter<IngestEvents> {
       metrics.points.inc(m.stats.points)
       metrics.events.inc(m.stats.events)
       for (const [kind, n] of Object.entries(m.stats.kinds)) metrics.ingested.inc({ kind }, n)
+      if (this.listenerCount('committed') > 0 && Object.keys(m.stats.kinds).length > 0) this.safeEmit('committed', m.stats.kinds)
       for (const r of m.rejections) {
         metrics.rejected.inc({ reason: r.code })
         this.safeEmit('rejected', r)
