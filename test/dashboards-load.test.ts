@@ -74,6 +74,12 @@ describe('dashboard definitions', () => {
     expect(errors.join('\n')).toMatch(message)
   })
 
+  it('names a wrong route also when other fields of the file are wrong', () => {
+    const errors = errorsOf(page([stat({ type: 'pie' }), stat({ id: 'b', grid: { x: 4, y: 0, w: 3, h: 2 }, query: { path: '/api/v1/nope' } })]))
+    expect(errors.join('\n')).toMatch(/panels\[0\] \(a\)\.type: unknown panel type/)
+    expect(errors.join('\n')).toMatch(/panels\[1\] \(b\)\.query\.path: \/api\/v1\/nope matches no GET route/)
+  })
+
   it('lists every problem of every file at once', () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify({ ...page([stat({ type: 'pie' })]), id: 'one' }))
     writeFileSync(join(dir, 'two.json'), JSON.stringify({ ...page([stat({ query: { path: '/api/v1/nope' } })]), id: 'two' }))

@@ -18,6 +18,9 @@ const USAGE = `usage: stockyard <command> [flags]
   hash-secret --secret=S   print the scrypt hash of an internal client's password, for config
             (write --secret=S: a secret starting with - is otherwise taken for a flag)
   rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error
+  dashboards check [--dir DIR]   validate every dashboard definition in DIR (default dashboards/); lists every error
+  dashboards export --grafana OUT_DIR [--dir DIR] [--config FILE]   write Grafana dashboards and provisioning
+            for the config's InfluxDB (InfluxQL for influx.protocol v1, Flux for v2)
   simulate  [--scenario FILE] [--seed N] [--accelerate N] [--truth FILE] [--check] [--quiet] [--rules DIR]
             [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
             (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
@@ -62,6 +65,10 @@ async function main(argv: string[]): Promise<void> {
       const result = loadRulePacks(values.dir ?? 'rules')
       if (!result.ok) throw new StockyardError('request.invalid', `rule packs refused:\n  ${result.errors.join('\n  ')}`)
       return printJson({ ok: true, packs: result.packs.length, rules: result.rules.map((r) => r.id) })
+    }
+    case 'dashboards': {
+      const { runDashboards } = await import('./dashboards.ts')
+      return runDashboards(rest)
     }
     case 'influx': {
       const { runInflux } = await import('./influx.ts')

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatPath, issueMessage, PARSE_OPTIONS } from '../contracts/issues.ts'
-import { DashboardSchema, PANEL_TYPES, type Dashboard, type PanelQuery } from './schema.ts'
+import { DashboardSchema, PANEL_TYPES, QuerySchema, type Dashboard, type PanelQuery } from './schema.ts'
 
 /** What the loader needs of a route: method, OpenAPI-style path and access. */
 export interface RouteRef {
@@ -62,14 +62,18 @@ export function parseDashboard(text: string, file: string, routes: readonly Rout
     return rest === '' ? head : `${head}.${rest.replace(/^\./, '')}`
   }
   const parsed = DashboardSchema.safeParse(raw, OPTIONS)
-  if (!parsed.success) return { ok: false, errors: parsed.error.issues.map((i) => `${file}: ${panelName(i.path) || 'top level'}: ${i.message}`) }
-  const d = parsed.data
   const matchers = routeMatchers(routes)
   const errors: string[] = []
-  d.panels.forEach((p, i) => {
-    const problem = routeProblem(p.query, matchers)
+  // Routes are checked on every panel whose path parsed, also when other parts of the file did not: every problem at once.
+  const rawPanels = (raw as { panels?: unknown } | null)?.panels
+  ;(Array.isArray(rawPanels) ? rawPanels : []).forEach((p: { query?: { path?: unknown } } | null, i) => {
+    const path = p?.query?.path
+    const problem = typeof path === 'string' && QuerySchema.shape.path.safeParse(path).success ? routeProblem({ path, params: {} }, matchers) : undefined
     if (problem) errors.push(`${file}: ${panelName(['panels', i, 'query', 'path'])}: ${problem}`)
   })
+  if (!parsed.success)
+    return { ok: false, errors: [...parsed.error.issues.map((i) => `${file}: ${panelName(i.path) || 'top level'}: ${i.message}`), ...errors] }
+  const d = parsed.data
   d.variables.forEach((v, i) => {
     const problem = routeProblem(v.options.query, matchers)
     if (problem) errors.push(`${file}: variables[${i}].options.query.path: ${problem}`)
