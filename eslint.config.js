@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '**/*.mjs', '**/*.js', '!gateway/ui/**/*.js'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -12,5 +12,35 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
     },
+  },
+  // The dashboards' browser modules (plain JS, no build step): undefined names and unused variables.
+  {
+    files: ['gateway/ui/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'console',
+          'fetch',
+          'EventSource',
+          'URL',
+          'URLSearchParams',
+          'getComputedStyle',
+          'matchMedia',
+          'localStorage',
+          'ResizeObserver',
+          'Node',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: { 'no-undef': 'error', 'no-unused-vars': ['error', { args: 'none' }] },
   },
 )

@@ -24,6 +24,7 @@ import { silenceRoutes } from './silences.ts'
 import { skuRoutes } from './skus.ts'
 import { statusRoutes } from './status.ts'
 import { stockRoutes } from './stock.ts'
+import { mountUiAssets } from './ui-assets.ts'
 
 export type { HttpDeps } from './deps.ts'
 export type { Access, Method, Route } from './route.ts'
@@ -58,6 +59,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   for (const route of ROUTES) {
     app.on(route.method, honoPath(route.path), authorize(route.access, deps.tokens), (c) => route.handle(c, deps))
   }
+  mountUiAssets(app)
   app.notFound(notFound)
   app.onError(onError(deps.log))
   return app
