@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import type { Config } from '../config/schema.ts'
 import { clockOf } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
-import { idleThreadPriority, lowerThreadPriority } from '../core/thread.ts'
+import { lowerThreadPriority } from '../core/thread.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { DemandLedger } from './demand.ts'
 import { dispatchOutlook } from './dispatch.ts'
@@ -28,9 +28,9 @@ let store: ReturnType<typeof openSqliteStore> | undefined
 let db: ReturnType<typeof openAnalyticsDb> | undefined
 let timer: NodeJS.Timeout | undefined
 try {
-  // SCHED_IDLE where it can (forecasting is CPU-bound for seconds at a time); niceness otherwise.
-  const idle = config.analytics.nice === 0 ? undefined : idleThreadPriority()
-  const refused = idle && lowerThreadPriority(config.analytics.nice)
+  // Niceness, not SCHED_IDLE: an idle-class thread gets no CPU at all while the box is saturated, and it
+  // would then hold its read snapshot of the store (and so the WAL's checkpoint) for as long as that lasts.
+  const refused = lowerThreadPriority(config.analytics.nice)
   if (refused) logger.warn({ err: refused }, 'could not lower the analytics worker thread priority (Linux only); forecasting competes with ingest for CPU')
   const main = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   store = main

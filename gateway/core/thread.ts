@@ -1,5 +1,4 @@
 /** Helpers for the gateway's background worker threads (replication, analytics). */
-import { execFileSync } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { Worker } from 'node:worker_threads'
@@ -22,22 +21,6 @@ export function lowerThreadPriority(nice: number): Error | undefined {
 
 function threadId(): number {
   return Number(readlinkSync('/proc/thread-self').split('/').pop())
-}
-
-/**
- * Put the calling thread in Linux's SCHED_IDLE class (with util-linux `chrt`, as Node has no call for
- * it): it then runs only on CPU time no other thread wants, and any other thread that wakes up takes
- * the core from it at once. Niceness alone is not enough for CPU-heavy background work on two cores:
- * at nice 19 a busy thread still delays the broker's wake-ups by up to a scheduler slice (measured:
- * ingest ack p99 2× during forecasting). Returns the error when it could not (not Linux, no chrt).
- */
-export function idleThreadPriority(): Error | undefined {
-  try {
-    execFileSync('chrt', ['--idle', '--pid', '0', String(threadId())], { stdio: 'ignore', timeout: 5000 })
-    return undefined
-  } catch (err) {
-    return err as Error
-  }
 }
 
 const RESTART_MS = 5000

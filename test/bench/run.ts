@@ -8,7 +8,7 @@
  *
  *   npm run bench                  full (~15 min): every scenario, >= 3 runs of each figure
  *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no influx, no store growth
- * Flags: --only ingest,rates,http,conns,rules,influx,analytics,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ * Flags: --only ingest,rates,http,conns,rules,influx,analytics,ui,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
  *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -16,6 +16,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO_ROOT } from './paths.ts'
+import { renderUi, uiBench, type UiBenchConfig, type UiFigures } from './ui-scenario.ts'
 import { analyticsBench, renderAnalytics, type AnalyticsBenchConfig, type AnalyticsFigures } from './analytics-scenario.ts'
 import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } from './conns-scenario.ts'
 import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
@@ -85,11 +86,12 @@ const analyticsCfg: AnalyticsBenchConfig = {
   ingestRate: 5000,
   ingestMs: flags.quick ? 5000 : 10_000,
 }
+const uiCfg: UiBenchConfig = { paintLoads: flags.quick ? 3 : 10, apiMs: flags.quick ? 4000 : 10_000, ingestRate: 5000, clients: 4 }
 if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'growth'] as const
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'ui', 'growth'] as const
 type Scenario = (typeof SCENARIOS)[number]
 const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
 const only = new Set<Scenario>(
@@ -241,6 +243,17 @@ if (only.has('analytics')) {
   }
 }
 
+let ui: UiFigures | null = null
+if (only.has('ui')) {
+  try {
+    ui = await uiBench(cfg, uiCfg, SITE, log)
+  } catch (err) {
+    log(`ui: ${(err as Error).message}`)
+    notes.push(`dashboards scenario: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+  }
+}
+
 let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
 if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
@@ -316,6 +329,7 @@ function render(md: string): string {
     ...(rules ? [...renderRules(rules, cfg, rulesCfg), ''] : []),
     ...(influx ? [...renderInflux(influx, cfg, influxCfg), ''] : []),
     ...(analytics ? [...renderAnalytics(analytics, analyticsCfg), ''] : []),
+    ...(ui ? [...renderUi(ui, uiCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),
