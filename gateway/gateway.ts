@@ -51,7 +51,8 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const { logger } = opts
   const now = opts.now ?? clockOf(config).now
   // The dashboard definitions are config: an invalid set refuses the start, with every error.
-  const defs = loadDashboards(config.dashboards.dir, ROUTES)
+  const loadPages = (): ReturnType<typeof loadDashboards> => loadDashboards(config.dashboards.dir, ROUTES)
+  const defs = loadPages()
   if (!defs.ok) throw new StockyardError('config.invalid', `dashboard definitions in ${config.dashboards.dir} are invalid:\n  ${defs.errors.join('\n  ')}`)
   const pages = defs.dashboards
   const metrics = new GatewayMetrics()
@@ -92,7 +93,6 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const live = new LiveFeed()
   alerts.on('change', (n) => live.alert(n))
   pipeline.on('committed', (kinds) => live.committed(kinds))
-  const loadPages = (): ReturnType<typeof loadDashboards> => loadDashboards(config.dashboards.dir, ROUTES)
   let http: Awaited<ReturnType<typeof startHttpServer>>
   try {
     http = await startHttpServer(

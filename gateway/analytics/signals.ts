@@ -64,10 +64,6 @@ export class ForecastBook implements ForecastSignals {
     return { current: [...this.bySku.keys()], gone: before.filter((sku) => !this.bySku.has(sku)) }
   }
 
-  has(sku: string): boolean {
-    return this.bySku.has(sku)
-  }
-
   skus(): Iterable<string> {
     return this.bySku.keys()
   }

@@ -41,7 +41,6 @@ export class LiveFeed extends EventEmitter<LiveEvents> {
 
   alert(notice: AlertNotice): void {
     this.emit('alert', notice)
-    this.committed({ alert: 1 })
   }
 
   /** An SSE response that forwards the feed until the client goes away. */

@@ -111,10 +111,8 @@ function startLive() {
   state.closeLive = openLive({
     // An alert change: the alert panels (lists and counts) at once.
     onAlert: () => void state.page?.refresh(state.page.panelsWhere((path) => affected(path, ['alert']))),
-    // Committed data: only the panels those kinds concern (alert changes came as `alert` already).
-    onData: (all) => {
-      const kinds = all.filter((k) => k !== 'alert')
-      if (!kinds.length) return
+    // Committed data: only the panels those kinds concern.
+    onData: (kinds) => {
       if (document.hidden) state.staleWhileHidden = true
       else void state.page?.refresh(state.page.panelsWhere((path) => affected(path, kinds)))
     },
