@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '**/*.mjs', '**/*.js', '!gateway/ui/**/*.js'] },
+  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '**/*.mjs', '**/*.js', '!gateway/ui/**/*.js', '!flows/nodes/**/*.js'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -42,5 +42,32 @@ export default tseslint.config(
       ),
     },
     rules: { 'no-undef': 'error', 'no-unused-vars': ['error', { args: 'none' }] },
+  },
+  // The Node-RED nodes in flows/nodes (CommonJS, loaded by Node-RED's require): undefined names and unused variables.
+  {
+    files: ['flows/nodes/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'commonjs',
+      globals: Object.fromEntries(
+        [
+          'require',
+          'module',
+          'exports',
+          'process',
+          'Buffer',
+          'console',
+          'fetch',
+          'AbortSignal',
+          'URL',
+          'URLSearchParams',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: { 'no-undef': 'error', 'no-unused-vars': ['error', { args: 'none', caughtErrors: 'none' }] },
   },
 )

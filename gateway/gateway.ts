@@ -4,6 +4,7 @@
  * commits and acknowledges what is queued, then closes the store, so a clean shutdown loses nothing
  * that was acknowledged.
  */
+import type { Duplex } from 'node:stream'
 import { AlertBus, deliverNotices } from './alerts/bus.ts'
 import { openAnalyticsDb } from './analytics/db.ts'
 import { AnalyticsHost } from './analytics/host.ts'
@@ -13,10 +14,11 @@ import { clockOf } from './core/clock.ts'
 import type { Logger } from './core/log.ts'
 import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 import { loadDashboards } from './dashboards/load.ts'
-import { createHttpApp, ROUTES, startHttpServer } from './http/index.ts'
+import { createHttpApp, nodeRedUpgrade, ROUTES, startHttpServer } from './http/index.ts'
 import { LiveFeed } from './http/live.ts'
 import { IngestPipeline } from './ingest/pipeline.ts'
 import { GatewayMetrics } from './metrics.ts'
+import { NodeRedHost, nodeRedIdentities, prepareNodeRed, withNodeRedToken } from './nodered/host.ts'
 import { SinkHost } from './sink/host.ts'
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.ts'
 
@@ -34,6 +36,8 @@ export interface Gateway {
   readonly analytics: AnalyticsHost | undefined
   /** Alert changes as they commit (dashboards, Node-RED). */
   readonly alerts: AlertBus
+  /** Embedded Node-RED, when `nodeRed.enabled`. */
+  readonly nodeRed: NodeRedHost | undefined
   stop(): Promise<void>
 }
 
@@ -55,6 +59,9 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const defs = loadPages()
   if (!defs.ok) throw new StockyardError('config.invalid', `dashboard definitions in ${config.dashboards.dir} are invalid:\n  ${defs.errors.join('\n  ')}`)
   const pages = defs.dashboards
+  // Node-RED's shipped flows are checked like the rest of the config; its identities exist for this run only.
+  const red = config.nodeRed.enabled ? prepareNodeRed(config, logger) : undefined
+  const redIds = red && (await nodeRedIdentities(config))
   const metrics = new GatewayMetrics()
   // Ack latency is real time, also when the gateway runs on simulated time.
   const pipeline = new IngestPipeline({ config, metrics, logger: logger.child({ c: 'ingest' }), now: Date.now })
@@ -73,7 +80,10 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const store = openSqliteStore({ dataDir: config.dataDir, synchronous: config.store.synchronous })
   let broker: Broker
   try {
-    broker = await startBroker({ config, devices: store.devices, pipeline, metrics, logger: logger.child({ c: 'broker' }) }, opts.broker)
+    broker = await startBroker(
+      { config, devices: store.devices, pipeline, metrics, logger: logger.child({ c: 'broker' }), internalClients: redIds ? [redIds.mqtt] : [] },
+      opts.broker,
+    )
   } catch (err) {
     await pipeline.close()
     store.close()
@@ -93,6 +103,10 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const live = new LiveFeed()
   alerts.on('change', (n) => live.alert(n))
   pipeline.on('committed', (kinds) => live.committed(kinds))
+  let nodeRed: NodeRedHost | undefined
+  const redTarget = { target: () => nodeRed?.target() ?? null, state: () => nodeRed?.state ?? { running: false as const } }
+  const tokens = withNodeRedToken(store.tokens, redIds)
+  const upgraded = new Set<Duplex>()
   let http: Awaited<ReturnType<typeof startHttpServer>>
   try {
     http = await startHttpServer(
@@ -104,7 +118,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         sinkStats: () => (sink ? { running: sink.running, ...sink.stats } : null),
         devices: store.devices,
         deadLetters: store.deadLetters,
-        tokens: store.tokens,
+        tokens,
         metrics,
         ready: () => ({ ready: !stopping && !failed, checks: { broker: !stopping, store: !failed } }),
         clock: { now },
@@ -114,9 +128,11 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         analytics: analytics && { db: analyticsDb!, status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
         dashboards: { load: loadPages, lastGood: pages },
         live,
+        ...(red ? { nodeRed: redTarget } : {}),
       }),
       config.host,
       config.http.port,
+      red ? { upgrade: nodeRedUpgrade(redTarget, tokens, upgraded), upgraded } : {},
     )
   } catch (err) {
     // e.g. the HTTP port is taken: release everything taken so far (the writer lock included).
@@ -150,6 +166,10 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   sink?.start()
   analytics?.start()
   const ports = { ...broker.ports, http: http.port }
+  if (red && redIds) {
+    nodeRed = new NodeRedHost({ config, ids: redIds, credentialSecret: red.credentialSecret, ports, metrics, logger: logger.child({ c: 'node-red' }) })
+    nodeRed.start()
+  }
   if (config.mqtt.allowAnonymous) logger.warn('anonymous MQTT access is ON: for development and conformance testing only')
   logger.info({ ports, host: config.host, dataDir: config.dataDir, site: config.site }, 'stockyard ready')
 
@@ -163,10 +183,14 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
     sink,
     analytics,
     alerts,
+    get nodeRed() {
+      return nodeRed
+    },
     async stop() {
       if (stopping) return
       stopping = true
       clearInterval(watch)
+      await nodeRed?.stop()
       await sink?.stop()
       await analytics?.stop()
       // Commit (and so acknowledge) what is queued, then close the connections.

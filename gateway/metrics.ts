@@ -181,6 +181,29 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  /** Embedded Node-RED (gateway/nodered/). */
+  readonly nodeRedUp = new Gauge({
+    name: 'stockyard_nodered_up',
+    help: '1 while Node-RED is running with its flows started, 0 while it starts or restarts',
+    registers: [this.registry],
+  })
+  readonly nodeRedStart = new Gauge({
+    name: 'stockyard_nodered_start_seconds',
+    help: 'How long the last Node-RED start took (loading nodes, starting flows)',
+    registers: [this.registry],
+  })
+  readonly nodeRedErrors = new Counter({
+    name: 'stockyard_nodered_errors_total',
+    help: 'Errors logged by Node-RED: by a node of a flow (source node) or by the runtime (source runtime)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  })
+  readonly nodeRedRestarts = new Counter({
+    name: 'stockyard_nodered_restarts_total',
+    help: 'Times the Node-RED thread died (a crash in a flow, say) and was started again',
+    registers: [this.registry],
+  })
+
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and process RSS.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 })

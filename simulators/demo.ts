@@ -46,7 +46,8 @@ export function seedDemandHistory(dataDir: string, scenario: Scenario, days: num
 }
 
 export async function runDemo(argv: string[]): Promise<void> {
-  const gw = await runStart(argv)
+  // The demo shows everything: Node-RED too (config or STOCKYARD_NODE_RED_ENABLED=false turns it off).
+  const gw = await runStart(argv, { nodeRed: { enabled: true } })
   const scenario = loadScenario(gw.config.demo.scenario ?? DEFAULT_SCENARIO)
   const log = createLogger(gw.config.log.level).child({ c: 'demo' })
   const viewer = gw.store.tokens.add('viewer', 'demo')
@@ -83,6 +84,8 @@ export async function runDemo(argv: string[]): Promise<void> {
           ws: `ws://${host}:${gw.ports.ws}`,
           api: `http://${host}:${gw.ports.http}/api/v1/devices`,
           metrics: `http://${host}:${gw.ports.http}/metrics`,
+          dashboard: `http://${host}:${gw.ports.http}/`,
+          ...(gw.nodeRed ? { nodeRed: `http://${host}:${gw.ports.http}/red/ (admin: npx stockyard tokens add --role admin, then log in at /)` } : {}),
           viewerToken: viewer.token,
           try: `curl -H 'Authorization: Bearer ${viewer.token}' 'http://${host}:${gw.ports.http}/api/v1/stock'`,
         }) + '\n',

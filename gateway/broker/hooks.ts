@@ -4,7 +4,7 @@
  * only after authorizePublish calls back, and we call back only after the group commit.
  */
 import type { Aedes, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes'
-import type { Config } from '../config/schema.ts'
+import type { Config, InternalClient } from '../config/schema.ts'
 import { verifySecret } from '../auth/secrets.ts'
 import type { Logger } from '../core/log.ts'
 import { parseTopic } from '../contracts/index.ts'
@@ -33,11 +33,13 @@ export interface HookDeps {
   pipeline: IngestPipeline
   metrics: GatewayMetrics
   logger: Logger
+  /** Internal clients the gateway made itself (Node-RED's), besides those in config. */
+  internalClients?: readonly InternalClient[]
 }
 
 export function installHooks(broker: Aedes, deps: HookDeps): void {
   const { config, devices, pipeline, metrics, logger } = deps
-  const internal = new Map(config.mqtt.internalClients.map((c) => [c.username, c]))
+  const internal = new Map([...config.mqtt.internalClients, ...(deps.internalClients ?? [])].map((c) => [c.username, c]))
 
   broker.authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, callback) => {
     const fail = (code: 4 | 5, reason: string, message: string): void => {

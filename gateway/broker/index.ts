@@ -4,13 +4,8 @@
  * and mqemitter-redis through `BrokerOptions` without touching the hooks.
  */
 import { Aedes, type AedesOptions, type Client } from 'aedes'
-import type { Config } from '../config/schema.ts'
-import type { Logger } from '../core/log.ts'
-import type { IngestPipeline } from '../ingest/pipeline.ts'
-import type { GatewayMetrics } from '../metrics.ts'
-import type { DeviceRegistry } from '../store/types.ts'
 import { errorsTopic } from './acl.ts'
-import { installHooks } from './hooks.ts'
+import { installHooks, type HookDeps } from './hooks.ts'
 import { identityOf } from './identity.ts'
 import { startListeners, type Listeners } from './listeners.ts'
 
@@ -27,10 +22,7 @@ export interface Broker {
   close(): Promise<void>
 }
 
-export async function startBroker(
-  deps: { config: Readonly<Config>; devices: DeviceRegistry; pipeline: IngestPipeline; metrics: GatewayMetrics; logger: Logger },
-  opts: BrokerOptions = {},
-): Promise<Broker> {
+export async function startBroker(deps: HookDeps, opts: BrokerOptions = {}): Promise<Broker> {
   const { config, devices, pipeline, metrics, logger } = deps
   const aedes = await Aedes.createBroker({
     id: `stockyard-${config.site}`,

@@ -21,6 +21,9 @@ const USAGE = `usage: stockyard <command> [flags]
   dashboards check [--dir DIR]   validate every dashboard definition in DIR (default dashboards/); lists every error
   dashboards export --grafana OUT_DIR [--dir DIR] [--config FILE]   write Grafana dashboards and provisioning
             for the config's InfluxDB (InfluxQL for influx.protocol v1, Flux for v2)
+  flows     export --url URL --token ADMIN_TOKEN [--out FILE] | export [--data DIR | --config FILE] [--out FILE]
+            import FILE --url URL --token ADMIN_TOKEN [--replace]   move Node-RED flows between sites (merged by
+            tab unless --replace); exports carry no credentials: re-enter them in the editor at the new site
   simulate  [--scenario FILE] [--seed N] [--accelerate N] [--truth FILE] [--check] [--quiet] [--rules DIR]
             [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
             (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
@@ -69,6 +72,10 @@ async function main(argv: string[]): Promise<void> {
     case 'dashboards': {
       const { runDashboards } = await import('./dashboards.ts')
       return runDashboards(rest)
+    }
+    case 'flows': {
+      const { runFlows } = await import('./flows.ts')
+      return runFlows(rest)
     }
     case 'influx': {
       const { runInflux } = await import('./influx.ts')

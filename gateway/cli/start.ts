@@ -18,8 +18,8 @@ export const startFlags = {
   'sync-full': { type: 'boolean' },
 } as const
 
-/** Build validated config from flags + env + file. */
-export function configFromFlags(argv: string[]): Readonly<Config> {
+/** Build validated config from flags + env + file, over a command's `defaults`. */
+export function configFromFlags(argv: string[], defaults: Record<string, unknown> = {}): Readonly<Config> {
   const { values } = parseFlags(argv, startFlags)
   const overrides: Record<string, unknown> = {}
   const mqtt: Record<string, unknown> = {}
@@ -36,7 +36,7 @@ export function configFromFlags(argv: string[]): Readonly<Config> {
   if (values['allow-anonymous']) mqtt.allowAnonymous = true
   if (Object.keys(mqtt).length) overrides.mqtt = mqtt
   if (hp !== undefined) overrides.http = { port: hp }
-  return loadConfig({ file: values.config, env: process.env, overrides })
+  return loadConfig({ file: values.config, env: process.env, overrides, defaults })
 }
 
 /** Stop on the first SIGTERM/SIGINT; a second one exits at once. */
@@ -57,8 +57,8 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal)
 }
 
-export async function runStart(argv: string[]): Promise<Gateway> {
-  const config = configFromFlags(argv)
+export async function runStart(argv: string[], defaults: Record<string, unknown> = {}): Promise<Gateway> {
+  const config = configFromFlags(argv, defaults)
   const logger = createLogger(config.log.level)
   const gateway = await startGateway(config, { logger })
   stopOnSignals(() => gateway.stop())

@@ -65,6 +65,8 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>
   /** Already-structured overrides from CLI flags, e.g. `{ mqtt: { port: 0 } }`. */
   overrides?: Json
+  /** Defaults of a command, below the file, environment and flags (the demo turns Node-RED on). */
+  defaults?: Json
 }
 
 /** Load and validate configuration; throws `config.invalid` listing every problem at once. */
@@ -92,7 +94,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     // A string setting keeps the text as is: STOCKYARD_SITE=42 is the site "42", not the number 42.
     if (raw !== undefined) setPath(fromEnv, path, typeof getPath(defaults, path) === 'string' ? raw : parseEnvValue(raw))
   }
-  const merged = deepMerge(deepMerge(fromFile, fromEnv), opts.overrides ?? {})
+  const merged = deepMerge(deepMerge(deepMerge(opts.defaults ?? {}, fromFile), fromEnv), opts.overrides ?? {})
   const result = ConfigSchema.safeParse(merged)
   if (!result.success) {
     const problems = formatIssues(result.error)

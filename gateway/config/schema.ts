@@ -9,6 +9,24 @@ const port = z.number().int().min(0).max(65535)
 const topicPattern = z.string().min(1).max(512)
 const DAY = 86_400_000
 
+/** The shipped flows' settings (flows/README.md); an empty URL turns that target off. */
+export const FLOW_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+  ALERT_WEBHOOK_URL: '',
+  ALERT_MIN_SEVERITY: 'warning',
+  ALERT_EMAIL_TO: '',
+  ESCALATION_WEBHOOK_URL: '',
+  ESCALATE_AFTER_S: '900',
+  SHIFT_REPORT_URL: '',
+  SHIFT_REPORT_CRON: '0 6,14,22 * * *',
+  SHIFT_HOURS: '8',
+  SMTP_HOST: '',
+  SMTP_PORT: '587',
+  SMTP_USER: '',
+  SMTP_PASSWORD: '',
+  SMTP_FROM: '',
+  WMS_RECEIPT_DEADLINE_S: '86400',
+}
+
 export const InternalClientSchema = z.strictObject({
   /** MQTT username of an internal client (rules, Node-RED, integrations). */
   username: z.string().min(1).max(128),
@@ -246,6 +264,33 @@ export const ConfigSchema = z
       })
       .refine((a) => a.abc[0] < a.abc[1], { path: ['abc'], message: 'the A boundary must be below the B boundary, e.g. [0.8, 0.95]' })
       .refine((a) => a.xyz[0] < a.xyz[1], { path: ['xyz'], message: 'the X boundary must be below the Y boundary, e.g. [0.5, 1]' })
+      .prefault({}),
+    /**
+     * Node-RED, embedded for low-code flows (gateway/nodered/): editor and admin API at `/red`, HTTP-in
+     * nodes at `/hooks`, both behind the gateway's admin tokens. Runs on a worker thread of its own, so
+     * a flow that crashes or spins never stops the broker or ingest.
+     */
+    nodeRed: z
+      .strictObject({
+        /** Off by default; `npm start` (the demo) turns it on. */
+        enabled: z.boolean().default(false),
+        /** The shipped flows (`*.json`, deployed on first start only) and custom nodes (`nodes/`). */
+        flowsDir: z.string().min(1).default('./flows'),
+        /**
+         * Key that encrypts the flows' credentials in `DATA_DIR/node-red/flows_cred.json`. Set it from a
+         * secret store (STOCKYARD_NODE_RED_CREDENTIAL_SECRET), never in a committed file; when empty the
+         * gateway generates one into `DATA_DIR/node-red/credential-secret` (mode 0600) at first start.
+         */
+        credentialSecret: z.union([z.literal(''), z.string().min(16, 'at least 16 characters')]).default(''),
+        /** Settings of the flows, read as `${NAME}` in node properties and `env.get(NAME)` in functions; merged over these defaults. */
+        env: z.record(z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'UPPER_SNAKE_CASE'), z.string().max(4096)).default(FLOW_ENV_DEFAULTS),
+        /** Topic filters Node-RED's internal MQTT client may use; default: read the whole site, write under `…/{site}/flows/`. */
+        mqtt: z.strictObject({ publish: z.array(topicPattern).optional(), subscribe: z.array(topicPattern).optional() }).prefault({}),
+        /** Niceness of the Node-RED thread (Linux; 0-19). */
+        nice: z.number().int().min(0).max(19).default(5),
+        /** Log level of Node-RED's own log, written to the gateway's log. */
+        logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      })
       .prefault({}),
     /**
      * Simulated time, for `stockyard simulate` and tests: the gateway's clock reads `simEpoch` at real

@@ -3,7 +3,16 @@
  * status in one place (`gateway/http/errors.ts`) and the CLI prints `code: message`.
  */
 export type ErrorCode =
-  'config.invalid' | 'request.invalid' | 'auth.required' | 'auth.forbidden' | 'not_found' | 'conflict' | 'store.failed' | 'sink.unavailable' | 'internal'
+  | 'config.invalid'
+  | 'request.invalid'
+  | 'auth.required'
+  | 'auth.forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'store.failed'
+  | 'sink.unavailable'
+  | 'nodered.unavailable'
+  | 'internal'
 
 const STATUS: Record<ErrorCode, number> = {
   'config.invalid': 400,
@@ -14,6 +23,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   'store.failed': 503,
   'sink.unavailable': 503,
+  'nodered.unavailable': 503,
   internal: 500,
 }
 

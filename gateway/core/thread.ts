@@ -33,6 +33,8 @@ export interface BackgroundWorkerOptions<From> {
   /** The worker's entry module (a .mjs that registers tsx, then imports the TypeScript worker). */
   entry: URL
   workerData: unknown
+  /** The worker's environment (default: a copy of the process's). */
+  env?: Record<string, string>
   /** What the work is, for the log ('sink worker', 'analytics worker'). */
   name: string
   logger: Pick<Logger, 'error'>
@@ -63,7 +65,7 @@ export class BackgroundWorker<To extends { type: string }, From> {
 
   start(): void {
     const { opts } = this
-    const worker = new Worker(opts.entry, { workerData: opts.workerData })
+    const worker = new Worker(opts.entry, { workerData: opts.workerData, ...(opts.env ? { env: opts.env } : {}) })
     this.worker = worker
     this.startedAt = Date.now()
     worker.on('message', (m: From) => opts.onMessage(m))

@@ -44,30 +44,43 @@ export const SESSION_COOKIE = 'stockyard_session'
 /** A change made with the session cookie (not a bearer token) must carry this header: a cross-site form cannot set it. */
 export const CSRF_HEADER = 'x-stockyard-csrf'
 
+/** What authentication reads of a request: its method, and a header or cookie by name. */
+export interface Credentials {
+  method: string
+  header(name: string): string | undefined
+  cookie(name: string): string | undefined
+}
+
 /**
- * Middleware enforcing `access` on one route; sets `principal` on the context of a route that needs a
- * token. The token comes from `Authorization: Bearer`, or else from the dashboards' session cookie;
- * with the cookie, anything but GET also needs the CSRF header.
+ * The caller of a request to a route with access `access`, or null for a public route; throws
+ * `auth.required` (401) or `auth.forbidden` (403). The token comes from `Authorization: Bearer`, or
+ * else from the dashboards' session cookie; with the cookie, anything but GET also needs a header a
+ * cross-site form cannot set: the CSRF header, or one of `csrfHeaders` (Node-RED's editor sends its own).
  */
-export function authorize(access: Access, tokens: TokenVerifier): MiddlewareHandler {
-  return async (c, next) => {
-    if (access !== 'public') {
-      let token = bearerToken(c.req.header('authorization'))
-      if (token === null) {
-        token = getCookie(c, SESSION_COOKIE) ?? null
-        if (token !== null && c.req.method !== 'GET' && c.req.header(CSRF_HEADER) !== '1') {
-          throw new StockyardError('auth.forbidden', `a change made with the session cookie needs the header ${CSRF_HEADER}: 1`)
-        }
-      }
-      if (token === null) throw new StockyardError('auth.required', 'send a bearer token: Authorization: Bearer <token>')
-      const verified = tokens.verify(token)
-      if (verified === null) throw new StockyardError('auth.required', 'the bearer token is not valid (unknown or revoked)', { invalidToken: true })
-      if (!allows(access, verified.role)) {
-        throw new StockyardError('auth.forbidden', `this route needs role ${access} or above; the token has role ${verified.role}`)
-      }
-      const name = tokens.list?.().find((t) => t.id === verified.id)?.name ?? ''
-      c.set('principal', { id: verified.id, role: verified.role, name })
+export function authenticate(access: Access, tokens: TokenVerifier, req: Credentials, csrfHeaders: readonly string[] = []): Principal | null {
+  if (access === 'public') return null
+  let token = bearerToken(req.header('authorization'))
+  if (token === null) {
+    token = req.cookie(SESSION_COOKIE) ?? null
+    if (token !== null && req.method !== 'GET' && req.method !== 'HEAD' && req.header(CSRF_HEADER) !== '1' && !csrfHeaders.some((h) => req.header(h))) {
+      throw new StockyardError('auth.forbidden', `a change made with the session cookie needs the header ${CSRF_HEADER}: 1`)
     }
+  }
+  if (token === null) throw new StockyardError('auth.required', 'send a bearer token: Authorization: Bearer <token>')
+  const verified = tokens.verify(token)
+  if (verified === null) throw new StockyardError('auth.required', 'the bearer token is not valid (unknown or revoked)', { invalidToken: true })
+  if (!allows(access, verified.role)) {
+    throw new StockyardError('auth.forbidden', `this route needs role ${access} or above; the token has role ${verified.role}`)
+  }
+  const name = tokens.list?.().find((t) => t.id === verified.id)?.name ?? ''
+  return { id: verified.id, role: verified.role, name }
+}
+
+/** Middleware enforcing `access` on one route (see `authenticate`); sets `principal` on the context of a route that needs a token. */
+export function authorize(access: Access, tokens: TokenVerifier, csrfHeaders: readonly string[] = []): MiddlewareHandler {
+  return async (c, next) => {
+    const principal = authenticate(access, tokens, { method: c.req.method, header: (n) => c.req.header(n), cookie: (n) => getCookie(c, n) }, csrfHeaders)
+    if (principal) c.set('principal', principal)
     await next()
   }
 }

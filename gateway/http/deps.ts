@@ -12,6 +12,7 @@ import type { AnalyticsDeps } from './analytics.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { DashboardsDeps } from './dashboards.ts'
 import type { LiveFeed } from './live.ts'
+import type { NodeRedDeps } from './nodered.ts'
 
 /**
  * The warehouse state and the rule engine. Reads (alerts, silences, stock, shipments, SKUs) go to a
@@ -51,6 +52,8 @@ export interface HttpDeps {
   dashboards?: DashboardsDeps
   /** Alert changes and data ticks for `GET /api/v1/live`. */
   live?: LiveFeed
+  /** Embedded Node-RED behind `/red` and `/hooks` (admin); without it those paths are 404. */
+  nodeRed?: NodeRedDeps
 }
 
 /** `deps.warehouse`, or a 503 when this app was built without it. */

@@ -13,6 +13,7 @@ import { deviceRoutes } from './devices.ts'
 import { notFound, onError } from './errors.ts'
 import { healthRoutes } from './health.ts'
 import { metricsRoutes } from './metrics.ts'
+import { mountNodeRed } from './nodered.ts'
 import { openApiRoutes } from './openapi.ts'
 import { rejectionRoutes } from './rejections.ts'
 import { honoPath, type Route } from './route.ts'
@@ -28,7 +29,8 @@ import { mountUiAssets } from './ui-assets.ts'
 
 export type { HttpDeps } from './deps.ts'
 export type { Access, Method, Route } from './route.ts'
-export { startHttpServer, type HttpServer } from './server.ts'
+export { startHttpServer, type HttpServer, type HttpServerOptions } from './server.ts'
+export { nodeRedUpgrade } from './nodered.ts'
 
 /** Every route of the API; adding a group is one file plus one entry here. */
 export const ROUTES: readonly Route[] = [
@@ -59,6 +61,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   for (const route of ROUTES) {
     app.on(route.method, honoPath(route.path), authorize(route.access, deps.tokens), (c) => route.handle(c, deps))
   }
+  if (deps.nodeRed) mountNodeRed(app, deps.nodeRed, deps.tokens)
   mountUiAssets(app)
   app.notFound(notFound)
   app.onError(onError(deps.log))

@@ -117,7 +117,7 @@ export const openApiDocument = {
     '/api/v1/status': {
       get: {
         operationId: 'getStatus',
-        summary: 'Site identity, uptime and InfluxDB replication (cursor, lag in rows and seconds, per lane points and events)',
+        summary: 'Site identity, uptime, InfluxDB replication (cursor, lag in rows and seconds, per lane points and events) and Node-RED',
         security: bearer,
         'x-stockyard-access': 'viewer',
         responses: {
@@ -144,8 +144,20 @@ export const openApiDocument = {
                     },
                   },
                 },
+                nodeRed: {
+                  type: 'object',
+                  description: 'Embedded Node-RED (nodeRed.enabled): its editor path, whether its flows run, the last start time and restarts',
+                  properties: {
+                    enabled: { type: 'boolean' },
+                    editor: { type: 'string' },
+                    running: { type: 'boolean' },
+                    startMs: { type: ['integer', 'null'] },
+                    restarts: { type: 'integer' },
+                  },
+                  required: ['enabled'],
+                },
               },
-              required: ['site', 'startedAt', 'uptimeSeconds', 'replication'],
+              required: ['site', 'startedAt', 'uptimeSeconds', 'replication', 'nodeRed'],
             },
             'Status',
           ),

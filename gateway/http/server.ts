@@ -1,6 +1,7 @@
 /** Binds a Hono app to a Node HTTP server and closes it cleanly (keep-alive sockets included). */
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 
@@ -13,13 +14,23 @@ export interface HttpServer {
   close(): Promise<void>
 }
 
+export interface HttpServerOptions {
+  /** Handles a WebSocket upgrade (Node-RED's editor) and returns true, or false to refuse it. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
+  /** Upgraded sockets still open; destroyed at close (the server does not track them). */
+  upgraded?: Set<Duplex>
+}
+
 /**
  * Listen on host:port; resolves once listening, rejects on bind errors (EADDRINUSE, EACCES).
  * @example const http = await startHttpServer(createHttpApp(deps), config.host, config.http.port)
  */
-export async function startHttpServer(app: Hono, host: string, port: number): Promise<HttpServer> {
+export async function startHttpServer(app: Hono, host: string, port: number, opts: HttpServerOptions = {}): Promise<HttpServer> {
   // overrideGlobalObjects: false keeps the process-wide Request/Response untouched.
   const server = createAdaptorServer({ fetch: app.fetch, hostname: host, overrideGlobalObjects: false }) as Server
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!opts.upgrade?.(req, socket, head)) socket.destroy()
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -39,6 +50,7 @@ export async function startHttpServer(app: Hono, host: string, port: number): Pr
           else resolve()
         })
         server.closeIdleConnections()
+        for (const socket of opts.upgraded ?? []) socket.destroy()
       }),
   }
 }

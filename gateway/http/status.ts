@@ -1,4 +1,4 @@
-/** The gateway's own status for site staff and HQ: identity, uptime and InfluxDB replication lag. */
+/** The gateway's own status for site staff and HQ: identity, uptime, InfluxDB replication lag and Node-RED. */
 import type { Route } from './route.ts'
 
 export const statusRoutes: Route[] = [
@@ -17,6 +17,7 @@ export const statusRoutes: Route[] = [
           // `running` says whether the sink worker is up; `lanes` appear with its first report.
           influx: { enabled: deps.config.influx.enabled, ...sink },
         },
+        nodeRed: deps.nodeRed ? { enabled: true, editor: '/red/', ...deps.nodeRed.state() } : { enabled: false },
       })
     },
   },

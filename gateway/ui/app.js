@@ -74,6 +74,12 @@ async function loadDefinitions() {
       : []),
   )
   $('nav').replaceChildren(...state.defs.map((d) => h('a', { href: `#/${d.id}`, 'data-page': d.id }, d.title)))
+  // Admins also get the embedded Node-RED editor, when the gateway runs it.
+  if (state.session.role === 'admin') {
+    const status = await api('/api/v1/status').catch(() => null)
+    if (status?.nodeRed?.enabled)
+      $('nav').append(h('a', { href: status.nodeRed.editor, id: 'nav-flows', title: 'Node-RED flows (opens the editor)' }, 'Flows ↗'))
+  }
 }
 
 async function route() {
