@@ -43,6 +43,9 @@ const LEVELS: Record<number, 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'tr
   60: 'trace',
 }
 
+/** Node-RED's warnings that describe this set-up, not a problem: logged at info. */
+const EXPECTED_WARNINGS = [/^Projects disabled/, /^Encrypted credentials not found/]
+
 const data = workerData as NodeRedWorkerData
 const port = parentPort!
 const post = (m: FromNodeRedWorker): void => port.postMessage(m)
@@ -95,8 +98,10 @@ RED.init(server, {
       metrics: false,
       audit: false,
       handler: () => (m: { level: number; msg: unknown; id?: string; type?: string; name?: string }) => {
-        const level = LEVELS[m.level]
+        let level = LEVELS[m.level]
         if (!level) return
+        // Node-RED warns of two things that are so by design here: no projects, and no credentials yet.
+        if (level === 'warn' && typeof m.msg === 'string' && EXPECTED_WARNINGS.some((re) => re.test(m.msg as string))) level = 'info'
         const msg = m.msg instanceof Error ? (m.msg.stack ?? m.msg.message) : typeof m.msg === 'string' ? m.msg : JSON.stringify(m.msg)
         post({ type: 'log', level, msg, ...(m.id && m.type ? { node: { id: m.id, type: m.type, ...(m.name ? { name: m.name } : {}) } } : {}) })
       },

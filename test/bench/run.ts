@@ -3,12 +3,12 @@
  * own process, with the same generator: max QoS 1 ingest, ack latency at 1k / 5k / 10k msg/s,
  * HTTP query latency under ingest (gateway), 10,000 connected devices with heartbeats, the gateway's
  * RSS and event-loop delay per scenario, the rule engine's figures, InfluxDB replication (drain, lag,
- * ingest with it on / off) and the store-growth check.
+ * ingest with it on / off), Node-RED's start time and memory (on / off) and the store-growth check.
  * Prints the tables and keeps them in BENCHMARKS.md.
  *
  *   npm run bench                  full (~15 min): every scenario, >= 3 runs of each figure
  *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no influx, no store growth
- * Flags: --only ingest,rates,http,conns,rules,influx,analytics,ui,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ * Flags: --only ingest,rates,http,conns,rules,influx,analytics,ui,nodered,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
  *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -22,6 +22,7 @@ import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } fro
 import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
 import { influxBench, renderInflux, type InfluxBenchConfig, type InfluxFigures } from './influx-scenario.ts'
 import { withVitals, type Vitals } from './monitor.ts'
+import { nodeRedBench, renderNodeRed, type NodeRedBenchConfig, type NodeRedFigures } from './nodered-scenario.ts'
 import { machineBusyCores } from './proc.ts'
 import { COLUMNS, num, table, writeSection } from './report.ts'
 import { renderRules, ruleEngineBench, type RuleFigures, type RulesBenchConfig } from './rules-scenario.ts'
@@ -87,11 +88,18 @@ const analyticsCfg: AnalyticsBenchConfig = {
   ingestMs: flags.quick ? 5000 : 10_000,
 }
 const uiCfg: UiBenchConfig = { paintLoads: flags.quick ? 3 : 10, apiMs: flags.quick ? 4000 : 10_000, ingestRate: 5000, clients: 4 }
+const noderedCfg: NodeRedBenchConfig = {
+  runs: flags.quick ? 2 : 5,
+  settleMs: 3000,
+  ingestRuns: flags.quick ? 1 : 3,
+  ingestRate: 2000,
+  ingestMs: flags.quick ? 5000 : 10_000,
+}
 if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'ui', 'growth'] as const
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'ui', 'nodered', 'growth'] as const
 type Scenario = (typeof SCENARIOS)[number]
 const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
 const only = new Set<Scenario>(
@@ -254,6 +262,17 @@ if (only.has('ui')) {
   }
 }
 
+let nodered: NodeRedFigures | null = null
+if (only.has('nodered')) {
+  try {
+    nodered = await nodeRedBench(cfg, noderedCfg, SITE, log)
+  } catch (err) {
+    log(`nodered: ${(err as Error).message}`)
+    notes.push(`Node-RED scenario: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+  }
+}
+
 let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
 if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
@@ -330,6 +349,7 @@ function render(md: string): string {
     ...(influx ? [...renderInflux(influx, cfg, influxCfg), ''] : []),
     ...(analytics ? [...renderAnalytics(analytics, analyticsCfg), ''] : []),
     ...(ui ? [...renderUi(ui, uiCfg), ''] : []),
+    ...(nodered ? [...renderNodeRed(nodered, noderedCfg, cfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),
