@@ -1,8 +1,11 @@
 /**
  * The warehouse simulator against a real gateway: `stockyard simulate` starts a gateway on simulated
- * time, plays a day of scenario day.yaml at 3,600 x through real MQTT clients (one per device, with
+ * time, plays a day of scenario day.yaml at 1,800 x through real MQTT clients (one per device, with
  * their own credentials), then --check compares the gateway's HTTP API and /metrics with the ground
- * truth. The report is printed in the test output.
+ * truth. The report is printed in the test output. 1,800 x, not 3,600 x: the rules run on the ingest
+ * worker's clock while the devices publish from this thread, and at 3,600 x the 15 simulated minutes of
+ * `sim-device-dead` are 250 ms, so a stall of this thread on a loaded box (another suite's Chromium)
+ * read as dead devices; at 1,800 x it takes a 500 ms stall.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -33,11 +36,11 @@ function offlineTruth(seed: number): string {
 }
 
 describe('stockyard simulate --check', () => {
-  it('one simulated day at 3,600 x with every fault on: stock exact, every fault counted, every incident alerted, no false alerts', async () => {
+  it('one simulated day at 1,800 x with every fault on: stock exact, every fault counted, every incident alerted, no false alerts', async () => {
     const dir = tempDir('stockyard-sim-test-')
     dirs.push(dir)
-    const { report, drive, truthFile } = await runSimulate(['--scenario', DAY_YAML, '--accelerate', '3600', '--seed', '7', '--check', '--quiet', '--data', dir])
-    console.log(`simulate day.yaml, seed 7, 3,600 x: ${drive.published} publishes, ${drive.acked} acked\n${renderReport(report!)}`)
+    const { report, drive, truthFile } = await runSimulate(['--scenario', DAY_YAML, '--accelerate', '1800', '--seed', '7', '--check', '--quiet', '--data', dir])
+    console.log(`simulate day.yaml, seed 7, 1,800 x: ${drive.published} publishes, ${drive.acked} acked\n${renderReport(report!)}`)
     expect(drive.failed).toBe(0)
     expect(drive.acked).toBe(drive.published)
     expect(report!.stock.length).toBe(4)

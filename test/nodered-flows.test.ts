@@ -86,19 +86,19 @@ describe('checkFlows', () => {
   })
 })
 
+/** A tab with a `cred` env value (a secret) and a plain one. */
+const tabWithSecret = (): Record<string, unknown> & { id: string; type: string } => ({
+  id: 't',
+  type: 'tab',
+  env: [
+    { name: 'KEY', type: 'cred', value: 'secret' },
+    { name: 'URL', type: 'str', value: 'http://x' },
+  ],
+})
+
 describe('credentialsToMap', () => {
   it("moves a tab's inline cred env values into its credentials (encrypted on deploy), leaving other nodes alone", () => {
-    const nodes = [
-      {
-        id: 't',
-        type: 'tab',
-        env: [
-          { name: 'KEY', type: 'cred', value: 'secret' },
-          { name: 'URL', type: 'str', value: 'http://x' },
-        ],
-      },
-      { id: 'n', type: 'inject', z: 't' },
-    ]
+    const nodes = [tabWithSecret(), { id: 'n', type: 'inject', z: 't' }]
     const out = credentialsToMap(nodes)
     expect(out[0]).toEqual({
       id: 't',
@@ -115,17 +115,7 @@ describe('credentialsToMap', () => {
 
 describe('stripCredentials', () => {
   it('drops node credentials and the values of cred-typed env entries, keeping everything else', () => {
-    const nodes = [
-      {
-        id: 't',
-        type: 'tab',
-        env: [
-          { name: 'KEY', type: 'cred', value: 'secret' },
-          { name: 'URL', type: 'str', value: 'http://x' },
-        ],
-      },
-      { id: 'b', type: 'mqtt-broker', broker: 'localhost', credentials: { user: 'u', password: 'p' } },
-    ]
+    const nodes = [tabWithSecret(), { id: 'b', type: 'mqtt-broker', broker: 'localhost', credentials: { user: 'u', password: 'p' } }]
     const out = stripCredentials(nodes)
     expect(JSON.stringify(out)).not.toMatch(/secret|"p"|credentials/)
     expect(out[0]).toEqual({

@@ -208,6 +208,29 @@ export function readHistory(db: Database, opts: { alert?: string; limit: number 
   return rows.reverse().map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }))
 }
 
+/** A state change in a time window, with the alert's severity and labels. */
+export interface WindowEntry extends HistoryEntry {
+  severity: Severity | null
+  labels: Record<string, string>
+}
+
+/** State changes of every alert made in [from, to), oldest first, at most `limit` (+1 to tell whether there were more). */
+export function readHistoryBetween(db: Database, opts: { from: number; to: number; limit: number; severity?: Severity }): WindowEntry[] {
+  const rows = db
+    .prepare(
+      `SELECT h.*, a.severity AS severity, a.labels AS labels FROM alert_history h LEFT JOIN alerts a ON a.id = h.alert
+       WHERE h.at >= ? AND h.at < ? ${opts.severity ? 'AND a.severity = ?' : ''} ORDER BY h.id LIMIT ?`,
+    )
+    .all(opts.from, opts.to, ...(opts.severity ? [opts.severity] : []), opts.limit) as Array<
+    Omit<WindowEntry, 'detail' | 'labels'> & { detail: string; labels: string | null }
+  >
+  return rows.map((r) => ({
+    ...r,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    labels: r.labels ? (JSON.parse(r.labels) as Record<string, string>) : {},
+  }))
+}
+
 /** Silences that have not ended by `now`. */
 export function readSilences(db: Database, now: number): Silence[] {
   return (db.prepare(`SELECT * FROM silences WHERE ends_at > ? ORDER BY ends_at`).all(now) as SilenceRow[]).map(toSilence)

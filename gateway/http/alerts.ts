@@ -5,13 +5,13 @@
  */
 import type { Database } from 'better-sqlite3'
 import { z } from 'zod'
-import { readAlert, readAlerts, readHistory } from '../alerts/store.ts'
+import { readAlert, readAlerts, readHistory, readHistoryBetween } from '../alerts/store.ts'
 import { StockyardError } from '../core/errors.ts'
 import { SEVERITIES } from '../rules/schema.ts'
 import { hasTable } from '../state/sql.ts'
 import { actor } from './auth.ts'
 import { warehouseOf } from './deps.ts'
-import { integer, label, oneOf, parseParams, parseQuery } from './params.ts'
+import { instant, integer, invalid, label, oneOf, parseParams, parseQuery } from './params.ts'
 import type { Route } from './route.ts'
 
 export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const
@@ -23,6 +23,13 @@ export const AlertsQuerySchema = z.strictObject({
   severity: oneOf(SEVERITIES).optional(),
   rule: label.optional(),
   limit: integer(1, 1000).default(100),
+})
+
+const HistoryQuerySchema = z.strictObject({
+  from: instant,
+  to: instant.optional(),
+  severity: oneOf(SEVERITIES).optional(),
+  limit: integer(1, 10_000).default(1000),
 })
 
 /** An alert id: 16 hex digits (its fingerprint). */
@@ -41,6 +48,19 @@ export const alertRoutes: Route[] = [
       const q = parseQuery(c, AlertsQuerySchema)
       const { db } = warehouseOf(deps)
       return c.json({ alerts: hasAlerts(db) ? readAlerts(db, q) : [] })
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/alerts/history',
+    access: 'viewer',
+    handle: (c, deps) => {
+      const q = parseQuery(c, HistoryQuerySchema)
+      const to = q.to ?? deps.clock?.now() ?? Date.now()
+      if (to <= q.from) throw invalid(['to: must be after from'])
+      const { db } = warehouseOf(deps)
+      const rows = hasAlerts(db) ? readHistoryBetween(db, { from: q.from, to, limit: q.limit + 1, ...(q.severity ? { severity: q.severity } : {}) }) : []
+      return c.json({ from: new Date(q.from).toISOString(), to: new Date(to).toISOString(), changes: rows.slice(0, q.limit), truncated: rows.length > q.limit })
     },
   },
   {

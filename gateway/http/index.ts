@@ -13,6 +13,7 @@ import { deviceRoutes } from './devices.ts'
 import { notFound, onError } from './errors.ts'
 import { healthRoutes } from './health.ts'
 import { metricsRoutes } from './metrics.ts'
+import { movementRoutes } from './movements.ts'
 import { mountNodeRed } from './nodered.ts'
 import { openApiRoutes } from './openapi.ts'
 import { rejectionRoutes } from './rejections.ts'
@@ -45,6 +46,7 @@ export const ROUTES: readonly Route[] = [
   ...silenceRoutes,
   ...ruleRoutes,
   ...stockRoutes,
+  ...movementRoutes,
   ...shipmentRoutes,
   ...skuRoutes,
   ...analyticsRoutes,

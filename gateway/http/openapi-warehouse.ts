@@ -13,6 +13,8 @@ import { SHIPMENT_STATUSES } from './shipments.ts'
 const item = (ops: PathItem): PathItem => ops
 
 const viewer = { security: bearer, 'x-stockyard-access': 'viewer' }
+/** Scans and units moved, per scan event. */
+const MOVED = object({ scans: { type: 'integer' }, units: { type: 'number' } })
 const admin = { security: bearer, 'x-stockyard-access': 'admin' }
 const alertId = pathParam('id', 'Alert id (16 hex digits)', { type: 'string', pattern: '^[0-9a-f]{16}$' })
 const sku = pathParam('sku', 'SKU code', { type: 'string', minLength: 1, maxLength: 128 })
@@ -41,6 +43,42 @@ export const warehousePaths = {
         query('limit', 'Alerts to return', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
       ],
       responses: { '200': json(object({ alerts: { type: 'array', items: ref('Alert') } }), 'Alerts'), ...errors(400, 401, 403, 500, 503) },
+    },
+  }),
+  '/api/v1/alerts/history': item({
+    get: {
+      operationId: 'alertHistory',
+      summary: "State changes of every alert in a time window [from, to), oldest first, with each alert's severity and labels",
+      ...viewer,
+      parameters: [
+        query('from', 'Start (epoch ms or ISO 8601 with a zone)', { type: 'string' }, true),
+        query('to', 'End, exclusive (default now)'),
+        query('severity', 'Only alerts of this severity', { type: 'string', enum: [...SEVERITIES] }),
+        query('limit', 'At most this many changes (1-10000, default 1000)', { type: 'integer' }),
+      ],
+      responses: {
+        '200': json(
+          object(
+            {
+              from: { type: 'string', format: 'date-time' },
+              to: { type: 'string', format: 'date-time' },
+              changes: {
+                type: 'array',
+                items: {
+                  allOf: [
+                    ref('AlertHistoryEntry'),
+                    object({ severity: { type: ['string', 'null'] }, labels: { type: 'object', additionalProperties: { type: 'string' } } }),
+                  ],
+                },
+              },
+              truncated: { type: 'boolean', description: 'More changes than `limit` fell in the window' },
+            },
+            ['from', 'to', 'changes', 'truncated'],
+          ),
+          'Alert changes',
+        ),
+        ...errors(400, 401, 403, 500, 503),
+      },
     },
   }),
   '/api/v1/alerts/{id}': item({
@@ -149,6 +187,38 @@ export const warehousePaths = {
       ...viewer,
       parameters: [sku],
       responses: { '200': json(object({ stock: ref('StockLevel') }), 'Stock of the SKU'), ...errors(400, 401, 403, 404, 500, 503) },
+    },
+  }),
+  '/api/v1/movements': item({
+    get: {
+      operationId: 'movements',
+      summary: 'Stock movements of a time window: scans with event time in [from, to), counted and summed by scan event and by SKU',
+      description:
+        'At most 31 days. `byEvent` holds `{scans, units}` per scan event (receive, putaway, pick, pack, ship, count, adjust); `bySku` the most moved SKUs (by units), each with the same per event.',
+      ...viewer,
+      parameters: [
+        query('from', 'Start (epoch ms or ISO 8601 with a zone)', { type: 'string' }, true),
+        query('to', 'End, exclusive (default now)'),
+        query('sku', 'Only this SKU'),
+        query('zone', 'Only scans from devices of this zone'),
+        query('limit', 'SKUs listed (1-10000, default 100)', { type: 'integer' }),
+      ],
+      responses: {
+        '200': json(
+          object(
+            {
+              from: { type: 'string', format: 'date-time' },
+              to: { type: 'string', format: 'date-time' },
+              byEvent: { type: 'object', additionalProperties: MOVED },
+              bySku: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' } }, additionalProperties: MOVED } },
+              skus: { type: 'integer', description: 'SKUs moved in the window (bySku may list fewer)' },
+            },
+            ['from', 'to', 'byEvent', 'bySku', 'skus'],
+          ),
+          'Movements',
+        ),
+        ...errors(400, 401, 403, 500, 503),
+      },
     },
   }),
   '/api/v1/shipments': item({

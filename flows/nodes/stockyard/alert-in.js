@@ -4,7 +4,7 @@
  * filtered by minimum severity and by event. Sends msg.topic = rule id, msg.payload = the message,
  * msg.alert = payload.alert and msg.notification = a ready webhook body (lib/notification.js).
  */
-const { acquire, siteRoot } = require('./lib/connection')
+const { listen } = require('./lib/connection')
 const { notificationOf } = require('./lib/notification')
 
 const SEVERITIES = ['info', 'warning', 'critical']
@@ -28,16 +28,6 @@ module.exports = function (RED) {
     }
     const events = new Set(EVENTS.filter((e) => config[e]))
     const includeRetained = !!config.retained
-    let conn
-    try {
-      const filter = `${siteRoot()}/alerts/+/+`
-      conn = acquire(node)
-      conn.subscribe(filter, onMessage)
-    } catch (err) {
-      node.status({ fill: 'red', shape: 'ring', text: 'not configured' })
-      node.error(err.message)
-      return
-    }
 
     // What this node last passed per alert id (`episode:event`), kept in the file context store so it
     // survives restarts: a retained message it already passed is not passed again.
@@ -83,9 +73,7 @@ module.exports = function (RED) {
       node.send({ topic: p.alert.rule, payload: p, alert: p.alert, notification: notificationOf(p), retain: packet.retain, mqttTopic: topic })
     }
 
-    node.on('close', (done) => {
-      conn.release().then(() => done())
-    })
+    listen(node, 'alerts/+/+', onMessage)
   }
   RED.nodes.registerType('stockyard-alert-in', StockyardAlertIn)
 }

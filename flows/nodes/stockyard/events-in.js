@@ -4,7 +4,7 @@
  * broker forwards them; the gateway hides refused ones, so these passed its contract. Sends
  * msg.payload = the parsed JSON, msg.device, msg.kind and msg.topic = the MQTT topic.
  */
-const { acquire, siteRoot } = require('./lib/connection')
+const { listen } = require('./lib/connection')
 
 const KINDS = ['scan', 'shipment', 'reading', 'status']
 /** Topic levels under the site that are not devices. */
@@ -21,16 +21,6 @@ module.exports = function (RED) {
       return
     }
     const includeRetained = !!config.retained
-    let conn
-    try {
-      const filter = `${siteRoot()}/+/${kind}`
-      conn = acquire(node)
-      conn.subscribe(filter, onMessage)
-    } catch (err) {
-      node.status({ fill: 'red', shape: 'ring', text: 'not configured' })
-      node.error(err.message)
-      return
-    }
 
     function onMessage(topic, payload, packet) {
       const device = topic.split('/')[3]
@@ -46,9 +36,7 @@ module.exports = function (RED) {
       node.send({ topic, payload: body, device, kind, retain: packet.retain })
     }
 
-    node.on('close', (done) => {
-      conn.release().then(() => done())
-    })
+    listen(node, `+/${kind}`, onMessage)
   }
   RED.nodes.registerType('stockyard-events-in', StockyardEventsIn)
 }

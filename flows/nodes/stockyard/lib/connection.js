@@ -141,4 +141,26 @@ function acquire(node) {
   }
 }
 
-module.exports = { acquire, siteRoot, matches }
+/**
+ * Subscribe `node` to `filter` (relative to the site root) on the shared connection and release it
+ * when the node closes; returns false, with the node's status and an error, when the gateway has not
+ * set the connection up (no STOCKYARD_* environment).
+ */
+function listen(node, filter, onMessage) {
+  let conn
+  try {
+    const full = `${siteRoot()}/${filter}`
+    conn = acquire(node)
+    conn.subscribe(full, onMessage)
+  } catch (err) {
+    node.status({ fill: 'red', shape: 'ring', text: 'not configured' })
+    node.error(err.message)
+    return false
+  }
+  node.on('close', (done) => {
+    conn.release().then(() => done())
+  })
+  return true
+}
+
+module.exports = { acquire, listen, siteRoot, matches }
