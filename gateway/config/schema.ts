@@ -265,6 +265,18 @@ export const ConfigSchema = z
       .refine((a) => a.abc[0] < a.abc[1], { path: ['abc'], message: 'the A boundary must be below the B boundary, e.g. [0.8, 0.95]' })
       .refine((a) => a.xyz[0] < a.xyz[1], { path: ['xyz'], message: 'the X boundary must be below the Y boundary, e.g. [0.5, 1]' })
       .prefault({}),
+    /** HQ's pull of closed rollup windows, events and alert changes (`/api/v1/hq/*`, role hq). */
+    hq: z
+      .strictObject({
+        /** A window closes (HQ may pull it) this long after its end; data arriving later makes a new revision of it. */
+        allowedLatenessMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(DAY)
+          .default(5 * 60_000),
+      })
+      .prefault({}),
     /**
      * Node-RED, embedded for low-code flows (gateway/nodered/): editor and admin API at `/red`, HTTP-in
      * nodes at `/hooks`, both behind the gateway's admin tokens. Runs on a worker thread of its own, so

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'auth.forbidden'
   | 'not_found'
   | 'conflict'
+  | 'gone'
   | 'store.failed'
   | 'sink.unavailable'
   | 'nodered.unavailable'
@@ -21,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
   'auth.forbidden': 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   'store.failed': 503,
   'sink.unavailable': 503,
   'nodered.unavailable': 503,

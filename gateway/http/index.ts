@@ -12,6 +12,7 @@ import type { HttpDeps } from './deps.ts'
 import { deviceRoutes } from './devices.ts'
 import { notFound, onError } from './errors.ts'
 import { healthRoutes } from './health.ts'
+import { hqRoutes } from './hq.ts'
 import { metricsRoutes } from './metrics.ts'
 import { movementRoutes } from './movements.ts'
 import { mountNodeRed } from './nodered.ts'
@@ -52,6 +53,7 @@ export const ROUTES: readonly Route[] = [
   ...analyticsRoutes,
   ...sessionRoutes,
   ...dashboardRoutes,
+  ...hqRoutes,
 ]
 
 /**

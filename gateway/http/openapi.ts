@@ -6,6 +6,7 @@ import { AGGREGATES, DEVICE_KINDS } from '../store/types.ts'
 import { bearer, errors, instant, json, PUBLIC, query, ref } from './openapi-parts.ts'
 import { warehousePaths, warehouseSchemas } from './openapi-warehouse.ts'
 import { analyticsPaths } from './openapi-analytics.ts'
+import { hqPaths } from './openapi-hq.ts'
 import { uiPaths } from './openapi-ui.ts'
 import type { Route } from './route.ts'
 import { DEFAULT_WINDOW_MS, MAX_BUCKETS } from './series.ts'
@@ -192,6 +193,7 @@ export const openApiDocument = {
     },
     ...warehousePaths,
     ...analyticsPaths,
+    ...hqPaths,
     ...uiPaths,
   },
   components: {
@@ -290,6 +292,7 @@ export const openApiDocument = {
       E403: json(ref('Error'), 'The token role is too low for this route (code auth.forbidden)'),
       E404: json(ref('Error'), 'No such resource (code not_found)'),
       E409: json(ref('Error'), 'The resource is in a state that refuses the change (code conflict)'),
+      E410: json(ref('Error'), 'What the cursor points to was deleted by retention (code gone); the message says which range'),
       E413: json(ref('Error'), 'The body is larger than the route accepts (code request.invalid); nothing was changed'),
       E500: json(ref('Error'), 'Unexpected error (code internal); the gateway log has the details'),
       E503: json(ref('Error'), 'The store failed (code store.failed); retry later'),

@@ -27,6 +27,7 @@ try {
     // Keys older than the accepted past age can never match a new message.
     retention: { ...config.store.retention, keyMaxAgeMs: config.ingest.maxPastAgeMs + DAY },
     writer: true,
+    hq: { latenessMs: config.hq.allowedLatenessMs, now: clockOf(config).now },
   })
   store.devices.markAllOffline()
   const clock = clockOf(config)

@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
    * holds DATA_DIR/gateway.lock. Readers (the CLI) may open the same store at any time.
    */
   writer?: boolean
+  /** The writer's HQ export log: lateness and clock (see hq.ts). */
+  hq?: { latenessMs: number; now: () => number }
 }
 
 export interface SqliteStore {
@@ -64,6 +66,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     retention: { ...DEFAULT_RETENTION, ...opts.retention },
     now,
     writer: opts.writer ?? false,
+    ...(opts.hq ? { hq: opts.hq } : {}),
   })
   return {
     path,

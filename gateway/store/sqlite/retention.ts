@@ -8,6 +8,7 @@
  * their primary key (series_id, bucket).
  */
 import type { Database, Statement } from 'better-sqlite3'
+import type { HqLog } from './hq.ts'
 
 const DAY = 86_400_000
 
@@ -27,6 +28,8 @@ export class RetentionSweeper {
   constructor(
     private readonly db: Database,
     private readonly policy: RetentionPolicy,
+    /** The HQ export log, whose rows go with the rollups they name. */
+    private readonly hq?: HqLog,
   ) {
     this.st = {
       markBefore: db.prepare('SELECT point_id, event_id, key_id FROM marks WHERE minute <= ? ORDER BY minute DESC LIMIT 1'),
@@ -70,6 +73,7 @@ export class RetentionSweeper {
       for (const { id } of this.st.seriesIds!.all() as Array<{ id: number }>) {
         if (!budget()) break
         const n = del.run(id, cutoff).changes
+        if (n > 0) this.hq?.prune(table, id, cutoff)
         if (n > 0) {
           deleted += n
           steps++

@@ -16,7 +16,9 @@
  * - `marks` maps arrival minutes to the first rowids written in them, so retention deletes by
  *   rowid range in short chunks instead of scanning by timestamp.
  */
+import { randomBytes } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
+import { HQ_DDL } from './hq.ts'
 
 export const SCHEMA_VERSION = 1
 
@@ -54,6 +56,10 @@ CREATE TABLE IF NOT EXISTS tokens (
 /** Create or check the schema; refuses a store written by a newer Stockyard. */
 export function migrate(db: Database): void {
   db.exec(DDL)
+  db.exec(HQ_DDL)
+  // This store's identity and the key that signs HQ cursors: random, made once, kept with the data.
+  const random = (): string => randomBytes(32).toString('base64url')
+  db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?), ('hq_cursor_key', ?)`).run(random().slice(0, 16), random())
   const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined
   if (!row) db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION))
   else if (Number(row.value) > SCHEMA_VERSION) {

@@ -6,6 +6,7 @@ import type { Database, Statement } from 'better-sqlite3'
 import { StockyardError } from '../../core/errors.ts'
 import type { SeriesLabels } from '../../core/records.ts'
 import type { CommitStats, IngestBatch, SeriesData, SeriesQuery, SeriesResult, SeriesStore } from '../types.ts'
+import { HqLog } from './hq.ts'
 import { RetentionSweeper, type RetentionPolicy } from './retention.ts'
 import { whereEquals } from './where.ts'
 
@@ -16,6 +17,8 @@ export const MAX_RAW_SCAN = 1_000_000
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
+/** Default of config `hq.allowedLatenessMs`. */
+export const DEFAULT_HQ_LATENESS_MS = 5 * MINUTE
 
 interface Agg {
   seriesId: number
@@ -108,6 +111,8 @@ export interface SqliteSeriesOptions {
   now: () => number
   /** True in the one process that ingests (the gateway); it recovers rollups at open. */
   writer: boolean
+  /** The writer keeps the HQ export log (hq.ts): windows close `latenessMs` after their end, on the clock `now` (the gateway's, simulated or real). */
+  hq?: { latenessMs: number; now: () => number }
 }
 
 export class SqliteSeriesStore implements SeriesStore {
@@ -117,6 +122,9 @@ export class SqliteSeriesStore implements SeriesStore {
   private readonly write: (batch: IngestBatch, folds: Folds) => CommitStats
   private readonly flushTx: () => void
   private readonly retention: RetentionSweeper
+  /** The HQ export log, on the writer only. */
+  private readonly hq: HqLog | undefined
+  private readonly hqCloseTx: (now: number) => void
   private markedMinute = -1
   /** Devices' last message time, written with the rollups (not worth a page write per commit). */
   private readonly lastSeen = new Map<string, number>()
@@ -160,7 +168,9 @@ export class SqliteSeriesStore implements SeriesStore {
     }
     this.write = db.transaction((batch: IngestBatch, folds: Folds) => this.writeBatch(batch, folds))
     this.flushTx = db.transaction(() => this.writeRollups())
-    this.retention = new RetentionSweeper(db, opts.retention)
+    this.hq = opts.writer ? new HqLog(db, opts.hq?.latenessMs ?? DEFAULT_HQ_LATENESS_MS) : undefined
+    this.hqCloseTx = db.transaction((now: number) => this.hq?.close(now))
+    this.retention = new RetentionSweeper(db, opts.retention, this.hq)
     // Only the writer recovers: a reader (the CLI) that folded the tail would count it a second
     // time when the gateway flushes the same points from memory.
     if (opts.writer) this.recoverRollups()
@@ -192,7 +202,12 @@ export class SqliteSeriesStore implements SeriesStore {
    * recoverRollups() re-folds the points above the watermark. Reads flush first, so they are exact.
    */
   flushRollups(): void {
-    if (this.pending.m1.size === 0 && this.pending.h1.size === 0 && this.lastSeen.size === 0) return
+    if (this.pending.m1.size === 0 && this.pending.h1.size === 0 && this.lastSeen.size === 0) {
+      // Nothing new, but windows close as time passes: publish them for HQ.
+      const now = this.hqNow()
+      if (this.hq?.due(now)) this.hqCloseTx(now)
+      return
+    }
     this.flushTx()
     this.pending = newFolds()
     this.lastSeen.clear()
@@ -204,6 +219,12 @@ export class SqliteSeriesStore implements SeriesStore {
     for (const r of h1.values()) this.st.upsert1h!.run(r.seriesId, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.lastTs, r.minId, r.maxId)
     if (m1.size > 0 || h1.size > 0) this.st.setWatermark!.run(String(maxId))
     for (const [device, at] of this.lastSeen) this.st.touchDevice!.run(at, device)
+    // In the same transaction: HQ sees a late change to a closed window as its next revision.
+    this.hq?.onFlush(m1.values(), h1.values(), this.hqNow())
+  }
+
+  private hqNow(): number {
+    return (this.opts.hq?.now ?? this.opts.now)()
   }
 
   /** Fold raw points committed after the last rollup flush (a crash between the two) into the rollups. */

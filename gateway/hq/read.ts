@@ -1,0 +1,155 @@
+/**
+ * Reads of the HQ streams from a reader connection, in pages by the stream's own order (keyset on
+ * `seq`): closed rollup windows from the export log (store/sqlite/hq.ts), events by rowid and alert
+ * changes by their history id. Each page is one short query, so a pull of millions of rows never
+ * holds the connection, and other requests run between its pages.
+ */
+import type { Database, Statement } from 'better-sqlite3'
+import { HQ_RESOLUTIONS, type HqResolution } from '../store/sqlite/hq.ts'
+import type { HqStream } from './cursor.ts'
+
+/** One closed window, as HQ gets it. `start` is the window's start (epoch ms, UTC-aligned). */
+export interface HqWindow {
+  site: string
+  metric: string
+  labels: { zone: string; device: string; sku: string }
+  resolution: HqResolution
+  start: number
+  count: number
+  sum: number
+  min: number
+  max: number
+  last: number
+  revision: number
+}
+
+/** A page: rows in order, and the position of the last one. */
+export interface Page<T> {
+  rows: T[]
+  lastSeq: number
+}
+
+export class HqReader {
+  private readonly st: Record<string, Statement>
+  private readonly meta: Statement
+
+  constructor(
+    private readonly db: Database,
+    private readonly site: string,
+  ) {
+    const rollup = (res: '1m' | '1h'): Statement =>
+      db.prepare(
+        `SELECT h.seq, h.revision, h.bucket, s.metric, s.zone, s.device, s.sku, r.count, r.sum, r.min, r.max, r.last
+         FROM hq_windows h JOIN rollup_${res} r ON r.series_id = h.series_id AND r.bucket = h.bucket JOIN series s ON s.id = h.series_id
+         WHERE h.res = '${res}' AND h.seq > ? ORDER BY h.seq LIMIT ?`,
+      )
+    this.st = {
+      '1m': rollup('1m'),
+      '1h': rollup('1h'),
+      '1d': db.prepare(
+        `SELECT h.seq, h.revision, h.bucket, s.metric, s.zone, s.device, s.sku, sum(r.count) AS count, sum(r.sum) AS sum, min(r.min) AS min,
+           max(r.max) AS max,
+           (SELECT l.last FROM rollup_1h l WHERE l.series_id = h.series_id AND l.bucket >= h.bucket AND l.bucket < h.bucket + 86400000
+            ORDER BY l.last_ts DESC LIMIT 1) AS last
+         FROM hq_windows h JOIN rollup_1h r ON r.series_id = h.series_id AND r.bucket >= h.bucket AND r.bucket < h.bucket + 86400000
+           JOIN series s ON s.id = h.series_id
+         WHERE h.res = '1d' AND h.seq > ? GROUP BY h.seq ORDER BY h.seq LIMIT ?`,
+      ),
+      events: db.prepare('SELECT id, ts, kind, zone, device, sku, ref, body FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      minEvent: db.prepare('SELECT min(id) FROM events').pluck(),
+      minAlert: db.prepare('SELECT min(id) FROM alert_history').pluck(),
+      hasAlerts: db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alert_history'`).pluck(),
+    }
+    this.meta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck()
+  }
+
+  /** The store's identity and cursor key (made at the store's creation, see schema.ts). */
+  identity(): { store: string; key: string } {
+    return { store: this.meta.get('store_id') as string, key: this.meta.get('hq_cursor_key') as string }
+  }
+
+  windows(res: HqResolution, afterSeq: number, limit: number): Page<HqWindow> {
+    type Row = { seq: number; revision: number; bucket: number; metric: string; zone: string; device: string; sku: string } & Record<
+      'count' | 'sum' | 'min' | 'max' | 'last',
+      number
+    >
+    const rows = this.st[res]!.all(afterSeq, limit) as Row[]
+    return {
+      rows: rows.map((r) => ({
+        site: this.site,
+        metric: r.metric,
+        labels: { zone: r.zone, device: r.device, sku: r.sku },
+        resolution: res,
+        start: r.bucket,
+        count: r.count,
+        sum: r.sum,
+        min: r.min,
+        max: r.max,
+        last: r.last,
+        revision: r.revision,
+      })),
+      lastSeq: rows.length ? rows[rows.length - 1]!.seq : afterSeq,
+    }
+  }
+
+  events(afterId: number, limit: number): Page<Record<string, unknown>> {
+    const rows = this.st.events!.all(afterId, limit) as Array<{
+      id: number
+      ts: number
+      kind: string
+      zone: string
+      device: string
+      sku: string
+      ref: string
+      body: string
+    }>
+    return {
+      rows: rows.map((r) => ({
+        site: this.site,
+        id: r.id,
+        ts: r.ts,
+        kind: r.kind,
+        zone: r.zone,
+        device: r.device,
+        sku: r.sku,
+        ref: r.ref,
+        body: JSON.parse(r.body) as unknown,
+      })),
+      lastSeq: rows.length ? rows[rows.length - 1]!.id : afterId,
+    }
+  }
+
+  alerts(afterId: number, limit: number): Page<Record<string, unknown>> {
+    if (!this.st.hasAlerts!.get()) return { rows: [], lastSeq: afterId }
+    const rows = this.db
+      .prepare(
+        `SELECT h.id, h.alert, h.rule, h.episode, h.at, h.event, h.state, h.value, h.detail, a.severity, a.labels
+         FROM alert_history h LEFT JOIN alerts a ON a.id = h.alert WHERE h.id > ? ORDER BY h.id LIMIT ?`,
+      )
+      .all(afterId, limit) as Array<{ id: number; detail: string; labels: string | null } & Record<string, unknown>>
+    return {
+      rows: rows.map((r) => ({ site: this.site, ...r, detail: JSON.parse(r.detail) as unknown, labels: r.labels ? (JSON.parse(r.labels) as unknown) : {} })),
+      lastSeq: rows.length ? rows[rows.length - 1]!.id : afterId,
+    }
+  }
+
+  /**
+   * Whether rows after `seq` of `stream` were deleted by retention before HQ had them; then what is
+   * gone, for the 410.
+   */
+  gone(stream: HqStream, seq: number): string | null {
+    if (stream.startsWith('rollups/')) {
+      const res = stream.slice('rollups/'.length) as HqResolution
+      const pruned = Number((this.meta.get(`hq_pruned_${res}`) as string | undefined) ?? 0)
+      if (seq >= pruned) return null
+      const before = Number((this.meta.get(`hq_pruned_before_${res}`) as string | undefined) ?? 0)
+      return `${res} windows before ${new Date(before).toISOString()} were deleted by retention (store.retention) before this cursor read them`
+    }
+    const first = (stream === 'events' ? this.st.minEvent!.get() : this.st.hasAlerts!.get() ? this.st.minAlert!.get() : null) as number | null
+    if (first === null || seq + 1 >= first) return null
+    return `${stream} ${seq + 1} to ${first - 1} were deleted by retention before this cursor read them`
+  }
+}
+
+export const resolutionOf = (stream: HqStream): HqResolution | null => (stream.startsWith('rollups/') ? (stream.slice(8) as HqResolution) : null)
+export { HQ_RESOLUTIONS }

@@ -1,0 +1,165 @@
+/**
+ * HQ's pull (role hq): closed rollup windows, events and alert changes, each an ordered stream read
+ * from a cursor, and the site's descriptor. See gateway/hq/ and the README's "HQ pull".
+ *
+ * A pull answers JSON (`{rows, next_cursor, more}`, at most 10,000 rows) or, with `format=ndjson` or
+ * `Accept: application/x-ndjson`, NDJSON streamed page by page: one row per line, a checkpoint line
+ * `{"cursor", "rows"}` every 10,000 rows (HQ may save it with what came before it), and a last line
+ * `{"next_cursor", "rows", "more"}`. A stream that ends without that line was cut: resume from the last
+ * checkpoint. Gzip with `Accept-Encoding: gzip`.
+ */
+import { readFileSync } from 'node:fs'
+import { CompressionStream, ReadableStream } from 'node:stream/web'
+import type { Database } from 'better-sqlite3'
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { StockyardError } from '../core/errors.ts'
+import { decodeCursor, encodeCursor, type HqStream } from '../hq/cursor.ts'
+import { HqReader, type Page } from '../hq/read.ts'
+import { HQ_RESOLUTIONS, type HqResolution } from '../store/sqlite/hq.ts'
+import type { HttpDeps } from './deps.ts'
+import { warehouseOf } from './deps.ts'
+import { integer, invalid, oneOf, parseQuery } from './params.ts'
+import type { Route } from './route.ts'
+
+/** Rows per page read from the store (one short query each). */
+const PAGE_ROWS = 5_000
+/** A checkpoint line every this many rows of an NDJSON pull. */
+const CHECKPOINT_ROWS = 10_000
+/** The most rows a JSON (not NDJSON) answer holds. */
+const MAX_JSON_ROWS = 10_000
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+const cursorParam = z.string().max(1024).optional()
+const StreamQuery = z.strictObject({
+  cursor: cursorParam,
+  limit: integer(1, 10_000_000).optional(),
+  format: oneOf(['json', 'ndjson']).optional(),
+})
+const RollupQuery = StreamQuery.extend({ resolution: oneOf(['1m', '1h', '1d']) })
+
+const readers = new WeakMap<Database, HqReader>()
+function readerOf(deps: HttpDeps): HqReader {
+  const { db } = warehouseOf(deps)
+  let r = readers.get(db)
+  if (!r) readers.set(db, (r = new HqReader(db, deps.config.site)))
+  return r
+}
+
+/** Answer a pull of `stream` from the request's cursor, reading pages with `read`. */
+function pull(c: Context, deps: HttpDeps, stream: HqStream, q: z.infer<typeof StreamQuery>, read: (after: number, n: number) => Page<unknown>): Response {
+  const reader = readerOf(deps)
+  const { store, key } = reader.identity()
+  const site = deps.config.site
+  const from = decodeCursor(q.cursor, key, { site, store, stream })
+  // Without a cursor the pull starts at the oldest row still kept; with one, nothing may be skipped.
+  const gone = q.cursor ? reader.gone(stream, from) : null
+  if (gone) throw new StockyardError('gone', `${gone}; start again without a cursor (and reconcile that range another way)`, { stream })
+  const cursorAt = (seq: number): string => encodeCursor({ site, store, stream, seq }, key)
+  const ndjson = q.format === 'ndjson' || (q.format === undefined && (c.req.header('accept') ?? '').includes('application/x-ndjson'))
+  if (!ndjson) {
+    const limit = q.limit ?? 1000
+    if (limit > MAX_JSON_ROWS) throw invalid([`limit: at most ${MAX_JSON_ROWS} in JSON; ask for format=ndjson to stream more`])
+    const page = read(from, limit)
+    const more = page.rows.length === limit && read(page.lastSeq, 1).rows.length > 0
+    return c.json({ rows: page.rows, next_cursor: cursorAt(page.lastSeq), more })
+  }
+  const limit = q.limit ?? 100_000
+  let after = from
+  let sent = 0
+  let sinceCheckpoint = 0
+  const enc = new TextEncoder()
+  let body: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
+    // Pulled as the client reads: a slow puller slows the reads, nothing piles up in memory.
+    pull(controller) {
+      const want = Math.min(PAGE_ROWS, limit - sent)
+      const page = read(after, want)
+      let text = ''
+      for (const r of page.rows) text += JSON.stringify(r) + '\n'
+      sent += page.rows.length
+      sinceCheckpoint += page.rows.length
+      after = page.lastSeq
+      if (page.rows.length < want || sent >= limit) {
+        const more = page.rows.length === want && read(after, 1).rows.length > 0
+        controller.enqueue(enc.encode(text + JSON.stringify({ next_cursor: cursorAt(after), rows: sent, more }) + '\n'))
+        controller.close()
+        return
+      }
+      if (sinceCheckpoint >= CHECKPOINT_ROWS) {
+        text += JSON.stringify({ cursor: cursorAt(after), rows: sent }) + '\n'
+        sinceCheckpoint = 0
+      }
+      controller.enqueue(enc.encode(text))
+    },
+  })
+  const headers: Record<string, string> = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' }
+  if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+    body = body.pipeThrough(new CompressionStream('gzip'))
+    headers['content-encoding'] = 'gzip'
+  }
+  return new Response(body as unknown as BodyInit, { status: 200, headers })
+}
+
+export const hqRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/hq/rollups',
+    access: 'hq',
+    handle: async (c, deps) => {
+      const q = parseQuery(c, RollupQuery)
+      // Reads see every acknowledged point: the writer flushes (and so publishes and revises windows) first.
+      await deps.beforeRead?.()
+      const res = q.resolution as HqResolution
+      const reader = readerOf(deps)
+      return pull(c, deps, `rollups/${res}`, q, (after, n) => reader.windows(res, after, n))
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/hq/events',
+    access: 'hq',
+    handle: (c, deps) => {
+      const q = parseQuery(c, StreamQuery)
+      const reader = readerOf(deps)
+      return pull(c, deps, 'events', q, (after, n) => reader.events(after, n))
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/hq/alerts',
+    access: 'hq',
+    handle: (c, deps) => {
+      const q = parseQuery(c, StreamQuery)
+      const reader = readerOf(deps)
+      return pull(c, deps, 'alerts', q, (after, n) => reader.alerts(after, n))
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/hq/site',
+    access: 'hq',
+    handle: (c, deps) => {
+      parseQuery(c, z.strictObject({}))
+      const { db } = warehouseOf(deps)
+      const zones = db
+        .prepare(`SELECT zone FROM devices WHERE zone != '' UNION SELECT zone FROM series WHERE zone != '' ORDER BY zone`)
+        .pluck()
+        .all() as string[]
+      const metrics = db.prepare('SELECT metric, count(*) AS series FROM series GROUP BY metric ORDER BY metric').all() as Array<{
+        metric: string
+        series: number
+      }>
+      return c.json({
+        site: deps.config.site,
+        // Windows and days are UTC; the site has no time zone setting yet.
+        timeZone: 'UTC',
+        zones,
+        metrics,
+        resolutions: Object.keys(HQ_RESOLUTIONS),
+        allowedLatenessMs: deps.config.hq.allowedLatenessMs,
+        gateway: { name: 'stockyard', version: VERSION },
+      })
+    },
+  },
+]
