@@ -226,6 +226,7 @@ describe('HTTP API on the running gateway', () => {
     'GET /api/v1/alerts/{id}': { url: '/api/v1/alerts/0123456789abcdef', ok: 404 },
     'GET /api/v1/alerts/history': { url: '/api/v1/alerts/history?from=2025-01-01T00:00:00Z', ok: 200 },
     'GET /api/v1/hq/rollups': { url: '/api/v1/hq/rollups?resolution=1h', ok: 200 },
+    'POST /api/v1/hq/ack': { url: '/api/v1/hq/ack', json: { cursor: 'c1.x.y' }, ok: 400 },
     'GET /api/v1/movements': { url: '/api/v1/movements?from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z', ok: 200 },
     'POST /api/v1/alerts/{id}/ack': { url: '/api/v1/alerts/0123456789abcdef/ack', ok: 404 },
     'POST /api/v1/silences': { url: '/api/v1/silences', json: {}, ok: 400 },

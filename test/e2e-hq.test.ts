@@ -277,3 +277,74 @@ describe('events, alert changes and the site', () => {
     expect(alerts.more).toBe(false)
   })
 })
+
+describe('acknowledgements and store.retention.waitForHqAck', () => {
+  it('keeps windows past their retention until HQ acks them, up to the hard cap, which raises an alert', async () => {
+    const dir = tempDir()
+    const ack = await startTestGateway(
+      { site: 'north', hq: { allowedLatenessMs: 0 }, store: { retention: { minuteDays: 1, waitForHqAck: true, hqAckCapDays: 2, intervalMs: 1000 } } },
+      dir,
+    )
+    try {
+      const token = ack.token('hq')
+      const dev = await connectDevice(ack.ports.mqtt, await ack.addDevice('env-9', { zone: 'z' }))
+      const at = (daysAgo: number, i: number): { topic: string; payload: string } => ({
+        topic: topicOf('north', 'env-9', 'reading'),
+        payload: JSON.stringify({ v: 1, ts: Date.now() - daysAgo * DAY + i * MIN, metrics: { temperature_c: 1 } }),
+      })
+      // 5 windows 2 days old (past the 1-day retention, within the cap of 1 + 2 days) and 5 windows 3.5
+      // days old (past the cap).
+      expect(await publishAll(dev, [...[0, 1, 2, 3, 4].map((i) => at(2, i)), ...[0, 1, 2, 3, 4].map((i) => at(3.5, i))])).toBe(10)
+      // (The first sweep may already have taken the 3.5-day-old ones.)
+      const pulled = await pullAll2(ack, token)
+      expect(pulled.rows.length).toBeGreaterThanOrEqual(5)
+      // The sweep deletes the 3.5-day-old windows (the cap) and keeps the unacknowledged 2-day-old ones...
+      expect(await waitFor(async () => (await pullAll2(ack, token)).rows.length === 5, 15_000)).toBe(true)
+      // ...and says so with a built-in alert.
+      expect(
+        await waitFor(async () => {
+          const { alerts } = await getJson<{ alerts: Array<{ rule: string; state: string; labels: Record<string, string> }> }>(ack, '/api/v1/alerts', token)
+          return alerts.some((a) => a.rule === 'stockyard_hq_ack_overdue' && a.state === 'firing' && a.labels.table === 'rollup_1m')
+        }, 10_000),
+      ).toBe(true)
+      // Acknowledged: the next sweeps delete the rest.
+      const acked = await fetch(ack.url('/api/v1/hq/ack'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ cursor: pulled.cursor }),
+      })
+      expect(acked.status).toBe(200)
+      expect(await acked.json()).toMatchObject({ stream: 'rollups/1m', acked: pulled.cursor })
+      expect(await waitFor(async () => (await pullAll2(ack, token)).rows.length === 0, 15_000)).toBe(true)
+      // An older cursor acknowledged again moves nothing back; a bad one and a viewer are refused.
+      const first = await fetch(ack.url('/api/v1/hq/ack'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ cursor: pulled.firstCursor }),
+      })
+      expect(((await first.json()) as { acked: string }).acked).toBe(pulled.cursor)
+      const bad = await fetch(ack.url('/api/v1/hq/ack'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ cursor: 'c1.x.y' }),
+      })
+      expect(bad.status).toBe(400)
+      const viewer = await fetch(ack.url('/api/v1/hq/ack'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ack.token('viewer')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ cursor: pulled.cursor }),
+      })
+      expect(viewer.status).toBe(403)
+      await dev.endAsync()
+    } finally {
+      await ack.dispose()
+    }
+  }, 60_000)
+})
+
+/** Every 1m window of `g` from the start, in one page; and the cursor after its first row. */
+async function pullAll2(g: TestGateway, token: string): Promise<{ rows: Window[]; cursor: string; firstCursor: string }> {
+  const all = await getJson<JsonPage>(g, '/api/v1/hq/rollups?resolution=1m&limit=1000', token)
+  const first = await getJson<JsonPage>(g, '/api/v1/hq/rollups?resolution=1m&limit=1', token)
+  return { rows: all.rows, cursor: all.next_cursor, firstCursor: first.next_cursor }
+}

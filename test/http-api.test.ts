@@ -134,6 +134,7 @@ const ACCESS: Record<string, { access: Access; sample?: string }> = {
   'GET /api/v1/hq/events': { access: 'hq' },
   'GET /api/v1/hq/alerts': { access: 'hq' },
   'GET /api/v1/hq/site': { access: 'hq' },
+  'POST /api/v1/hq/ack': { access: 'hq' },
   'GET /api/v1/shipments': { access: 'viewer' },
   'GET /api/v1/shipments/{id}': { access: 'viewer' },
   'GET /api/v1/skus': { access: 'viewer' },

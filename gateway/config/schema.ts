@@ -118,6 +118,10 @@ export const ConfigSchema = z
             intervalMs: z.number().int().min(1000).default(60_000),
             /** Rows deleted per step; each step is one short transaction, so the event loop never stalls long. */
             chunkRows: z.number().int().min(100).default(5_000),
+            /** Keep rollup windows past their retention until HQ has acknowledged them (`POST /api/v1/hq/ack`)... */
+            waitForHqAck: z.boolean().default(false),
+            /** ...but at most this many days longer; past that they go, and stockyard_hq_ack_overdue fires. */
+            hqAckCapDays: z.number().positive().default(30),
           })
           .prefault({}),
       })

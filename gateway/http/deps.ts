@@ -20,7 +20,7 @@ import type { NodeRedDeps } from './nodered.ts'
  * the ingest worker, the store's one writer, which answers once they are committed.
  */
 export interface WarehouseDeps {
-  /** A reader connection to the store; never written through. */
+  /** A reader connection to the store; never written through, but for HQ's acknowledgements (one meta row per stream). */
   db: Database
   runtime: Pick<IngestPipeline, 'call'>
 }

@@ -14,12 +14,13 @@ import type { Database } from 'better-sqlite3'
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { StockyardError } from '../core/errors.ts'
-import { decodeCursor, encodeCursor, type HqStream } from '../hq/cursor.ts'
+import { decodeCursor, encodeCursor, HQ_STREAMS, type HqStream } from '../hq/cursor.ts'
 import { HqReader, type Page } from '../hq/read.ts'
 import { HQ_RESOLUTIONS, type HqResolution } from '../store/sqlite/hq.ts'
 import type { HttpDeps } from './deps.ts'
 import { warehouseOf } from './deps.ts'
-import { integer, invalid, oneOf, parseQuery } from './params.ts'
+import { readJson } from './body.ts'
+import { integer, invalid, oneOf, parseQuery, validate } from './params.ts'
 import type { Route } from './route.ts'
 
 /** Rows per page read from the store (one short query each). */
@@ -38,6 +39,19 @@ const StreamQuery = z.strictObject({
   format: oneOf(['json', 'ndjson']).optional(),
 })
 const RollupQuery = StreamQuery.extend({ resolution: oneOf(['1m', '1h', '1d']) })
+
+const AckSchema = z.strictObject({ cursor: z.string().min(1).max(1024) })
+
+/** The stream a cursor names, read before it is checked (decodeCursor checks it against itself then). */
+function streamOfCursor(cursor: string): HqStream {
+  try {
+    const body = JSON.parse(Buffer.from(cursor.split('.')[1] ?? '', 'base64url').toString('utf8')) as { stream?: unknown }
+    if (typeof body.stream === 'string' && (HQ_STREAMS as readonly string[]).includes(body.stream)) return body.stream as HqStream
+  } catch {
+    // reported below
+  }
+  throw invalid(['cursor: not a cursor of this API (c1.<payload>.<mac>)'])
+}
 
 const readers = new WeakMap<Database, HqReader>()
 function readerOf(deps: HttpDeps): HqReader {
@@ -133,6 +147,25 @@ export const hqRoutes: Route[] = [
       const q = parseQuery(c, StreamQuery)
       const reader = readerOf(deps)
       return pull(c, deps, 'alerts', q, (after, n) => reader.alerts(after, n))
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/hq/ack',
+    access: 'hq',
+    handle: async (c, deps) => {
+      const body = validate(AckSchema, await readJson(c), 'body')
+      const reader = readerOf(deps)
+      const { store, key } = reader.identity()
+      const stream = streamOfCursor(body.cursor)
+      const seq = decodeCursor(body.cursor, key, { site: deps.config.site, store, stream })
+      // Acks only move forward: an old cursor acknowledged again changes nothing.
+      const { db } = warehouseOf(deps)
+      db.prepare(
+        `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)`,
+      ).run(`hq_acked_${stream}`, String(seq))
+      const acked = Number(db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(`hq_acked_${stream}`))
+      return c.json({ stream, acked: encodeCursor({ site: deps.config.site, store, stream, seq: acked }, key) })
     },
   },
   {

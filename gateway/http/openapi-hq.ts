@@ -1,5 +1,5 @@
 /** The OpenAPI description of HQ's pull (gateway/http/hq.ts), merged into the document by `openapi.ts`. */
-import { bearer, errors, json, object, query, type PathItem } from './openapi-parts.ts'
+import { bearer, errors, json, jsonBody, object, query, type PathItem } from './openapi-parts.ts'
 
 const item = (ops: PathItem): PathItem => ops
 const hq = { security: bearer, 'x-stockyard-access': 'hq' }
@@ -105,6 +105,23 @@ export const hqPaths = {
         }),
         'Alert changes',
       ),
+    },
+  }),
+  '/api/v1/hq/ack': item({
+    post: {
+      operationId: 'hqAck',
+      summary: 'HQ has stored everything up to this cursor; with store.retention.waitForHqAck, rollups are deleted only once acknowledged',
+      description:
+        'Acknowledgements only move forward. Without an acknowledgement, windows past their retention are kept up to store.retention.hqAckCapDays longer; then they go and stockyard_hq_ack_overdue fires.',
+      ...hq,
+      requestBody: jsonBody(object({ cursor: { type: 'string' } }), 'A cursor of any HQ stream, as a pull returned it'),
+      responses: {
+        '200': json(
+          object({ stream: { type: 'string' }, acked: { type: 'string', description: 'The cursor acknowledged now (the furthest one so far)' } }),
+          'Acknowledged',
+        ),
+        ...errors(400, 401, 403, 500, 503),
+      },
     },
   }),
   '/api/v1/hq/site': item({

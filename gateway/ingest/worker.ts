@@ -9,6 +9,7 @@ import { clockOf } from '../core/clock.ts'
 import { StockyardError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import { RuleRuntime } from '../rules/runtime.ts'
+import { HQ_ACK_OVERDUE } from '../rules/system.ts'
 import { openSqliteStore } from '../store/sqlite/index.ts'
 import { IngestCore } from './core.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
@@ -72,6 +73,9 @@ try {
     try {
       deleted = store.series.enforceRetention(clock.now(), STEPS)
       if (deleted > 0) send({ type: 'retention', deleted })
+      for (const [table, overdue] of store.series.hqAckOverdue()) {
+        rules.observeSystem({ rule: HQ_ACK_OVERDUE.id, labels: { table }, fire: overdue, value: overdue ? 1 : 0, extra: {} })
+      }
     } catch (err) {
       logger.error({ err }, 'retention sweep failed')
     }

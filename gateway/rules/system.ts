@@ -53,4 +53,26 @@ export const DISPATCH_AT_RISK: LifecycleRule = {
   notify: ['mqtt', 'bus'],
 }
 
-export const SYSTEM_RULES: readonly LifecycleRule[] = [REPLICATION_AT_RISK, DISPATCH_AT_RISK]
+/**
+ * With `store.retention.waitForHqAck`, rollup windows HQ had not acknowledged (label `table`) were
+ * deleted anyway: they were older than their retention plus `store.retention.hqAckCapDays`.
+ */
+export const HQ_ACK_OVERDUE: LifecycleRule = {
+  id: 'stockyard_hq_ack_overdue',
+  forMs: 0,
+  clearForMs: 0,
+  severity: 'critical',
+  labels: {},
+  annotations: [
+    [
+      'summary',
+      template(
+        'HQ has not acknowledged {{ labels.table }} windows older than their retention plus hqAckCapDays; retention deleted them: check the HQ puller',
+        [],
+      ),
+    ],
+  ],
+  notify: ['mqtt', 'bus'],
+}
+
+export const SYSTEM_RULES: readonly LifecycleRule[] = [REPLICATION_AT_RISK, DISPATCH_AT_RISK, HQ_ACK_OVERDUE]

@@ -66,6 +66,7 @@ export class HqLog {
       ),
       maxPruned: db.prepare('SELECT max(seq) FROM hq_windows WHERE res = ? AND series_id = ? AND bucket < ?').pluck(),
       prune: db.prepare('DELETE FROM hq_windows WHERE res = ? AND series_id = ? AND bucket < ?'),
+      oldestAfter: db.prepare('SELECT min(bucket) FROM hq_windows WHERE res = ? AND seq > ?').pluck(),
     }
     for (const res of RESOLUTIONS) {
       const v = this.st.getMeta!.get(`hq_closed_${res}`) as string | undefined
@@ -133,6 +134,18 @@ export class HqLog {
       const prevCut = Number((this.st.getMeta!.get(cutKey) as string | undefined) ?? 0)
       if (cut > prevCut) this.st.setMeta!.run(cutKey, String(cut))
     }
+  }
+
+  /** The start of the oldest window read from `table` that HQ has not acknowledged, or null. */
+  oldestUnacked(table: 'rollup_1m' | 'rollup_1h'): number | null {
+    let oldest: number | null = null
+    for (const res of RESOLUTIONS) {
+      if (SOURCE[res] !== table) continue
+      const acked = Number((this.st.getMeta!.get(`hq_acked_rollups/${res}`) as string | undefined) ?? 0)
+      const b = this.st.oldestAfter!.get(res, acked) as number | null
+      if (b !== null && (oldest === null || b < oldest)) oldest = b
+    }
+    return oldest
   }
 
   private revise(res: HqResolution, seriesId: number, bucket: number): void {

@@ -20,10 +20,15 @@ export interface RetentionPolicy {
   /** Dedup keys older than this are useless: such messages are refused as `ts.past` anyway. */
   keyMaxAgeMs: number
   chunkRows: number
+  /** Rollup windows HQ has not acknowledged are kept past their retention, up to `hqAckCapDays` more. */
+  waitForHqAck?: boolean
+  hqAckCapDays?: number
 }
 
 export class RetentionSweeper {
   private readonly st: Record<string, Statement>
+  /** Per rollup table: whether the last sweep deleted windows HQ had not acknowledged (the hard cap). */
+  readonly hqAckOverdue = new Map<'rollup_1m' | 'rollup_1h', boolean>()
 
   constructor(
     private readonly db: Database,
@@ -69,7 +74,14 @@ export class RetentionSweeper {
       ['rollup_1h', p.hourDays],
     ] as const) {
       const del = this.db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND bucket < ?`)
-      const cutoff = now - days * DAY
+      let cutoff = now - days * DAY
+      if (p.waitForHqAck && this.hq) {
+        // Keep from the oldest window HQ has not acknowledged, but never past the hard cap.
+        const held = this.hq.oldestUnacked(table)
+        const cap = now - (days + (p.hqAckCapDays ?? 30)) * DAY
+        if (held !== null && held < cutoff) cutoff = Math.max(held, cap)
+        this.hqAckOverdue.set(table, held !== null && held < cap)
+      }
       for (const { id } of this.st.seriesIds!.all() as Array<{ id: number }>) {
         if (!budget()) break
         const n = del.run(id, cutoff).changes

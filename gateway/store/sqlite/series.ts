@@ -399,6 +399,11 @@ export class SqliteSeriesStore implements SeriesStore {
     return (this.db.prepare(`SELECT count(*) AS n FROM events ${sql}`).get(...args) as { n: number }).n
   }
 
+  /** Per rollup table, whether the last retention sweep deleted windows HQ had not acknowledged (`store.retention.waitForHqAck`). */
+  hqAckOverdue(): ReadonlyMap<'rollup_1m' | 'rollup_1h', boolean> {
+    return this.retention.hqAckOverdue
+  }
+
   enforceRetention(now: number, maxSteps = 1000): number {
     // Pending deltas for buckets about to expire must land first, or a later flush would recreate them.
     this.flushRollups()
