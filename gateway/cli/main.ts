@@ -28,6 +28,9 @@ const USAGE = `usage: stockyard <command> [flags]
             [--data DIR] [--mqtt URL --api URL --token T --site S]   play a simulated warehouse through a gateway
             (its own, on simulated time, unless --mqtt) and with --check compare its view with the truth
   simulate  --replay FILE.csv [--accelerate N] [--data DIR] [--rules DIR] [--mqtt URL]   publish a recording
+  hq        pull --site NAME=URL [--site …] --token T --into DIR|http://INFLUX [--state DIR] [--resolution 1m,1h,1d]
+            [--streams rollups,events,alerts] [--concurrency 4] [--once] [--interval 10s] [--check]
+            pull closed windows, events and alert changes of many sites exactly once (upsert by key, highest revision)
   influx    backfill --from TIME --to TIME [--url U] [--database D | --bucket B] [--quiet]
             send the points and events of an event-time range (ISO 8601 or epoch ms) to InfluxDB again
   forecast  --input FILE.csv --horizon H --period P [--method auto|ets|arima|croston|…] [--level 80,95]
@@ -76,6 +79,10 @@ async function main(argv: string[]): Promise<void> {
     case 'flows': {
       const { runFlows } = await import('./flows.ts')
       return runFlows(rest)
+    }
+    case 'hq': {
+      const { runHq } = await import('./hq.ts')
+      return runHq(rest)
     }
     case 'influx': {
       const { runInflux } = await import('./influx.ts')

@@ -62,7 +62,20 @@ function readerOf(deps: HttpDeps): HqReader {
 }
 
 /** Answer a pull of `stream` from the request's cursor, reading pages with `read`. */
-function pull(c: Context, deps: HttpDeps, stream: HqStream, q: z.infer<typeof StreamQuery>, read: (after: number, n: number) => Page<unknown>): Response {
+function pull(
+  c: Context,
+  deps: HttpDeps,
+  stream: HqStream,
+  q: z.infer<typeof StreamQuery>,
+  read: (after: number, n: number) => Page<unknown>,
+  /** The same rows as NDJSON text, when the store can build it (faster than `read` and JSON.stringify). */
+  readText: (after: number, n: number) => { text: string; count: number; lastSeq: number } = (after, n) => {
+    const page = read(after, n)
+    let text = ''
+    for (const r of page.rows) text += JSON.stringify(r) + '\n'
+    return { text, count: page.rows.length, lastSeq: page.lastSeq }
+  },
+): Response {
   const reader = readerOf(deps)
   const { store, key } = reader.identity()
   const site = deps.config.site
@@ -88,14 +101,13 @@ function pull(c: Context, deps: HttpDeps, stream: HqStream, q: z.infer<typeof St
     // Pulled as the client reads: a slow puller slows the reads, nothing piles up in memory.
     pull(controller) {
       const want = Math.min(PAGE_ROWS, limit - sent)
-      const page = read(after, want)
-      let text = ''
-      for (const r of page.rows) text += JSON.stringify(r) + '\n'
-      sent += page.rows.length
-      sinceCheckpoint += page.rows.length
+      const page = readText(after, want)
+      let text = page.text
+      sent += page.count
+      sinceCheckpoint += page.count
       after = page.lastSeq
-      if (page.rows.length < want || sent >= limit) {
-        const more = page.rows.length === want && read(after, 1).rows.length > 0
+      if (page.count < want || sent >= limit) {
+        const more = page.count === want && read(after, 1).rows.length > 0
         controller.enqueue(enc.encode(text + JSON.stringify({ next_cursor: cursorAt(after), rows: sent, more }) + '\n'))
         controller.close()
         return
@@ -126,7 +138,14 @@ export const hqRoutes: Route[] = [
       await deps.beforeRead?.()
       const res = q.resolution as HqResolution
       const reader = readerOf(deps)
-      return pull(c, deps, `rollups/${res}`, q, (after, n) => reader.windows(res, after, n))
+      return pull(
+        c,
+        deps,
+        `rollups/${res}`,
+        q,
+        (after, n) => reader.windows(res, after, n),
+        (after, n) => reader.windowLines(res, after, n),
+      )
     },
   },
   {
