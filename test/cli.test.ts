@@ -10,6 +10,7 @@ import { openSqliteStore } from '../gateway/store/sqlite/index.ts'
 import type { Device, DeviceCredentials } from '../gateway/store/types.ts'
 import { tempDir } from './helpers/gateway.ts'
 import { cliJson, GatewayProcess, runCli } from './helpers/proc-stockyard.ts'
+import { REPO_ROOT, runChild } from './helpers/e2e.ts'
 
 let dir: string
 beforeAll(() => {
@@ -113,6 +114,37 @@ describe('stockyard tokens', () => {
     const again = await runCli(['tokens', 'revoke', '--data', dir, '--id', t.id])
     expect(again.code).toBe(2)
     expect(again.stderr).toBe(`error not_found: no token ${t.id}\n`)
+  })
+
+  it('import takes a token made at another site from stdin, so one HQ token works at many; refuses a bad or repeated one', async () => {
+    const other = tempDir('stockyard-cli-other-')
+    try {
+      const t = await cliJson<{ id: string; token: string }>(['tokens', 'add', '--data', other, '--role', 'hq', '--name', 'hq'])
+      const imported = await runChild(
+        process.execPath,
+        [join(REPO_ROOT, 'bin/stockyard.mjs'), 'tokens', 'import', '--data', dir, '--role', 'hq', '--name', 'hq'],
+        {
+          stdin: t.token + '\n',
+        },
+      )
+      expect(imported.code).toBe(0)
+      expect(JSON.parse(imported.stdout)).toEqual({ id: t.id, role: 'hq' })
+      const store = openSqliteStore({ dataDir: dir, synchronous: 'NORMAL' })
+      expect(store.tokens.verify(t.token)).toEqual({ id: t.id, role: 'hq' })
+      store.close()
+      const again = await runChild(process.execPath, [join(REPO_ROOT, 'bin/stockyard.mjs'), 'tokens', 'import', '--data', dir, '--role', 'hq'], {
+        stdin: t.token,
+      })
+      expect(again.code).toBe(2)
+      expect(again.stderr).toMatch(/already here/)
+      const bad = await runChild(process.execPath, [join(REPO_ROOT, 'bin/stockyard.mjs'), 'tokens', 'import', '--data', dir, '--role', 'hq'], {
+        stdin: 'hunter2',
+      })
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toMatch(/not a Stockyard token/)
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
   })
 
   it('refuses an unknown role (exit 2, naming --role)', async () => {

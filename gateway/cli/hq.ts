@@ -2,6 +2,7 @@
  * `stockyard hq pull`: HQ's reference puller (gateway/hq/puller.ts) on the command line. Progress
  * goes to stderr, one line per page; the result (and with --check, the totals) to stdout as JSON.
  */
+import { readFileSync } from 'node:fs'
 import { ConfigSchema } from '../config/schema.ts'
 import { StockyardError, type ErrorCode } from '../core/errors.ts'
 import { HQ_STREAMS, type HqStream } from '../hq/cursor.ts'
@@ -10,11 +11,12 @@ import { parseDuration } from '../rules/duration.ts'
 import { InfluxV1Writer } from '../sink/influx/v1.ts'
 import { parseFlags, printJson } from './args.ts'
 
-const USAGE = `usage: stockyard hq pull --site NAME=URL [--site NAME=URL …] --token T --into DIR [--resolution 1m,1h,1d]
+const USAGE = `usage: stockyard hq pull --site NAME=URL [--site NAME=URL …] --token T|--token-file FILE --into DIR [--resolution 1m,1h,1d]
          [--streams rollups,events,alerts] [--concurrency 4] [--once] [--interval 10s] [--check]
        stockyard hq pull … --into http://INFLUX:8086 --state DIR   (rollups into the InfluxDB 1.x database hq)
        stockyard hq pull --check --site NAME [--site NAME …] --into DIR|http://INFLUX:8086
-URL is a gateway's HTTP address; the token needs role hq (or admin) at every site. Each site's rows go to
+URL is a gateway's HTTP address; the token needs role hq (or admin) at every site: make it once with
+'stockyard tokens add --role hq' and give it to the other sites with 'stockyard tokens import --role hq' (stdin). Each site's rows go to
 DIR/NAME/<stream>.ndjson and its cursors to DIR/NAME/<stream>.cursor (with InfluxDB, cursors go to --state DIR).
 A file may repeat a window: upsert by (site, resolution, metric, labels, start) keeping the highest revision.
 --once stops when every stream is up to date; otherwise it pulls again every --interval. --check prints the totals
@@ -23,6 +25,7 @@ per site and resolution over the stored windows after upsert (alone it pulls not
 const flags = {
   site: { type: 'string', multiple: true },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   into: { type: 'string' },
   state: { type: 'string' },
   resolution: { type: 'string', default: '1m,1h,1d' },
@@ -56,7 +59,9 @@ export async function runHq(argv: string[]): Promise<void> {
   const out: Record<string, unknown> = {}
   let failed: StockyardError | undefined
   if (pulling) {
-    if (!values.token) throw usage('--token is required to pull')
+    // A file keeps the token out of `ps`, where every user of the box sees the arguments.
+    if (values['token-file'] !== undefined) values.token = readFileSync(values['token-file'], 'utf8').trim()
+    if (!values.token) throw usage('--token or --token-file is required to pull')
     const stateDir = influx ? values.state : values.into
     if (!stateDir) throw usage('--state DIR is required with --into http://…: it keeps the cursors')
     if (values.state && !influx) throw usage('--state is for --into http://…; with a directory the cursors live there')

@@ -14,7 +14,7 @@ const USAGE = `usage: stockyard <command> [flags]
             [--log-level L] [--allow-anonymous] [--sync-full]
   demo      start with a small simulated warehouse (what npm start runs); same flags as start
   devices   add --id ID --kind KIND --site SITE --zone ZONE | list | disable --id ID | enable --id ID | rotate --id ID
-  tokens    add --role viewer|hq|admin [--name N] | list | revoke --id ID
+  tokens    add --role viewer|hq|admin [--name N] | import --role R [--name N] (token on stdin) | list | revoke --id ID
   hash-secret --secret=S   print the scrypt hash of an internal client's password, for config
             (write --secret=S: a secret starting with - is otherwise taken for a flag)
   rules     check [--dir DIR]   validate every rule pack in DIR (default rules/); lists every error

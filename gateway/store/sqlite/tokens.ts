@@ -30,6 +30,19 @@ export class SqliteTokenStore implements TokenStore {
     return { id, token, role }
   }
 
+  /**
+   * Accept an existing token (made by `add` on another store), so one token works at many sites (HQ's
+   * puller). Its id is the one it carries; a token already here is refused.
+   */
+  import(token: string, role: Role, name = ''): { id: string; role: Role } {
+    if (!ROLES.includes(role)) throw new StockyardError('request.invalid', `role must be one of ${ROLES.join(', ')}`)
+    const m = /^sy_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/.exec(token)
+    if (!m) throw new StockyardError('request.invalid', 'not a Stockyard token (sy_<12 hex>_<43 base64url>), as `stockyard tokens add` prints it')
+    if (this.verify(token)) throw new StockyardError('conflict', `token ${m[1]} is already here`)
+    this.st.insert!.run(m[1], sha256(token), role, name, this.now())
+    return { id: m[1]!, role }
+  }
+
   verify(token: string): { id: string; role: Role } | null {
     if (!token.startsWith('sy_') || token.length > 200) return null
     return (this.st.byHash!.get(sha256(token)) as { id: string; role: Role } | undefined) ?? null
