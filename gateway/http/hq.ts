@@ -127,6 +127,20 @@ function pull(
   return new Response(body as unknown as BodyInit, { status: 200, headers })
 }
 
+/** A route pulling one of the row streams (events, alert changes). */
+function rowStream(path: string, stream: 'events' | 'alerts', read: (reader: HqReader, after: number, n: number) => Page<unknown>): Route {
+  return {
+    method: 'GET',
+    path,
+    access: 'hq',
+    handle: (c, deps) => {
+      const q = parseQuery(c, StreamQuery)
+      const reader = readerOf(deps)
+      return pull(c, deps, stream, q, (after, n) => read(reader, after, n))
+    },
+  }
+}
+
 export const hqRoutes: Route[] = [
   {
     method: 'GET',
@@ -148,26 +162,8 @@ export const hqRoutes: Route[] = [
       )
     },
   },
-  {
-    method: 'GET',
-    path: '/api/v1/hq/events',
-    access: 'hq',
-    handle: (c, deps) => {
-      const q = parseQuery(c, StreamQuery)
-      const reader = readerOf(deps)
-      return pull(c, deps, 'events', q, (after, n) => reader.events(after, n))
-    },
-  },
-  {
-    method: 'GET',
-    path: '/api/v1/hq/alerts',
-    access: 'hq',
-    handle: (c, deps) => {
-      const q = parseQuery(c, StreamQuery)
-      const reader = readerOf(deps)
-      return pull(c, deps, 'alerts', q, (after, n) => reader.alerts(after, n))
-    },
-  },
+  rowStream('/api/v1/hq/events', 'events', (reader, after, n) => reader.events(after, n)),
+  rowStream('/api/v1/hq/alerts', 'alerts', (reader, after, n) => reader.alerts(after, n)),
   {
     method: 'POST',
     path: '/api/v1/hq/ack',
