@@ -8,22 +8,11 @@
 import { gunzipSync } from 'node:zlib'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { HqWindow } from '../gateway/hq/read.ts'
 import { getJson, httpGet, publishAll, waitFor } from './helpers/e2e.ts'
 import { connectDevice, startTestGateway, tempDir, topicOf, type TestGateway } from './helpers/gateway.ts'
 
-type Window = {
-  site: string
-  metric: string
-  labels: Record<string, string>
-  resolution: string
-  start: number
-  count: number
-  sum: number
-  min: number
-  max: number
-  last: number
-  revision: number
-}
+type Window = HqWindow
 type JsonPage = { rows: Window[]; next_cursor: string; more: boolean }
 
 const MIN = 60_000
