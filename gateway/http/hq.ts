@@ -9,7 +9,9 @@
  * checkpoint. Gzip with `Accept-Encoding: gzip`.
  */
 import { readFileSync } from 'node:fs'
-import { CompressionStream, ReadableStream } from 'node:stream/web'
+import { Readable } from 'node:stream'
+import { ReadableStream } from 'node:stream/web'
+import { createGzip } from 'node:zlib'
 import type { Database } from 'better-sqlite3'
 import type { Context } from 'hono'
 import { z } from 'zod'
@@ -23,8 +25,13 @@ import { readJson } from './body.ts'
 import { integer, invalid, oneOf, parseQuery, validate } from './params.ts'
 import type { Route } from './route.ts'
 
-/** Rows per page read from the store (one short query each). */
-const PAGE_ROWS = 5_000
+/**
+ * Rows per page read from the store: one short synchronous query of ~2 ms on the broker thread, which
+ * then yields to the event loop before the next page, so MQTT acks and other requests go on during a
+ * pull of millions of rows. (Pages of 5,000 read back to back starved the thread: ingest ack p99 rose
+ * 44× during a full pull, measured in the hq bench.)
+ */
+const PAGE_ROWS = 1_000
 /** A checkpoint line every this many rows of an NDJSON pull. */
 const CHECKPOINT_ROWS = 10_000
 /** The most rows a JSON (not NDJSON) answer holds. */
@@ -99,7 +106,9 @@ function pull(
   const enc = new TextEncoder()
   let body: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
     // Pulled as the client reads: a slow puller slows the reads, nothing piles up in memory.
-    pull(controller) {
+    async pull(controller) {
+      // A macrotask boundary per page: a fast reader otherwise pulls every page in one run of microtasks.
+      await new Promise<void>((resolve) => setImmediate(resolve))
       const want = Math.min(PAGE_ROWS, limit - sent)
       const page = readText(after, want)
       let text = page.text
@@ -121,7 +130,9 @@ function pull(
   })
   const headers: Record<string, string> = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' }
   if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
-    body = body.pipeThrough(new CompressionStream('gzip'))
+    // Level 1: less than half the CPU of the default level for ~25 % more bytes (measured on window NDJSON, which
+    // compresses ~18× even so).
+    body = Readable.toWeb(Readable.fromWeb(body).pipe(createGzip({ level: 1 }))) as ReadableStream<Uint8Array>
     headers['content-encoding'] = 'gzip'
   }
   return new Response(body as unknown as BodyInit, { status: 200, headers })
