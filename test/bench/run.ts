@@ -3,12 +3,13 @@
  * own process, with the same generator: max QoS 1 ingest, ack latency at 1k / 5k / 10k msg/s,
  * HTTP query latency under ingest (gateway), 10,000 connected devices with heartbeats, the gateway's
  * RSS and event-loop delay per scenario, the rule engine's figures, InfluxDB replication (drain, lag,
- * ingest with it on / off), Node-RED's start time and memory (on / off) and the store-growth check.
+ * ingest with it on / off), Node-RED's start time and memory (on / off), the HQ pull (speed, puller
+ * memory, its effect on ingest) and the store-growth check.
  * Prints the tables and keeps them in BENCHMARKS.md.
  *
  *   npm run bench                  full (~15 min): every scenario, >= 3 runs of each figure
  *   npm run bench -- --quick       < 2 min: ingest, rates, http, conns with 1 run each; no rules, no influx, no store growth
- * Flags: --only ingest,rates,http,conns,rules,influx,analytics,ui,nodered,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
+ * Flags: --only ingest,rates,http,conns,rules,influx,analytics,ui,nodered,hq,growth  --targets aedes,mosquitto,gateway  --no-rules  --rules-only
  *        --devices 10000  --heartbeat-s 5  --probes N  --connections 8  --seed-rows 10000000  --no-write  --out FILE
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -20,6 +21,7 @@ import { renderUi, uiBench, type UiBenchConfig, type UiFigures } from './ui-scen
 import { analyticsBench, renderAnalytics, type AnalyticsBenchConfig, type AnalyticsFigures } from './analytics-scenario.ts'
 import { connsBench, renderConns, type ConnsBenchConfig, type ConnsFigures } from './conns-scenario.ts'
 import { httpUnderIngest, renderHttp, type HttpBenchConfig } from './http-scenario.ts'
+import { hqBench, renderHq, type HqBenchConfig, type HqFigures } from './hq-scenario.ts'
 import { influxBench, renderInflux, type InfluxBenchConfig, type InfluxFigures } from './influx-scenario.ts'
 import { withVitals, type Vitals } from './monitor.ts'
 import { nodeRedBench, renderNodeRed, type NodeRedBenchConfig, type NodeRedFigures } from './nodered-scenario.ts'
@@ -95,11 +97,19 @@ const noderedCfg: NodeRedBenchConfig = {
   ingestRate: 2000,
   ingestMs: flags.quick ? 5000 : 10_000,
 }
+const hqCfg: HqBenchConfig = {
+  series: 1000,
+  pullRuns: flags.quick ? 1 : 3,
+  compare: !flags.quick,
+  ingestRuns: flags.quick ? 1 : 2,
+  ingestRate: 5000,
+  ingestMs: flags.quick ? 5000 : 10_000,
+}
 if (!(Number.isInteger(rulesCfg.probes) && rulesCfg.probes > 0)) {
   process.stderr.write(`--probes must be a whole number above 0, got ${flags.probes}\n`)
   process.exit(2)
 }
-const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'ui', 'nodered', 'growth'] as const
+const SCENARIOS = ['ingest', 'rates', 'http', 'conns', 'rules', 'influx', 'analytics', 'ui', 'nodered', 'hq', 'growth'] as const
 type Scenario = (typeof SCENARIOS)[number]
 const QUICK: Scenario[] = ['ingest', 'rates', 'http', 'conns']
 const only = new Set<Scenario>(
@@ -273,6 +283,17 @@ if (only.has('nodered')) {
   }
 }
 
+let hq: HqFigures | null = null
+if (only.has('hq')) {
+  try {
+    hq = await hqBench(cfg, hqCfg, SITE, log)
+  } catch (err) {
+    log(`hq: ${(err as Error).message}`)
+    notes.push(`HQ pull scenario: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+  }
+}
+
 let growth = only.has('growth') ? 'not run (gateway not among --targets)' : cfg.quick ? 'skipped (--quick)' : 'not run (not among --only)'
 if (only.has('growth') && wanted.has('gateway')) growth = await storeGrowth(Number(flags['seed-rows']))
 
@@ -350,6 +371,7 @@ function render(md: string): string {
     ...(analytics ? [...renderAnalytics(analytics, analyticsCfg), ''] : []),
     ...(ui ? [...renderUi(ui, uiCfg), ''] : []),
     ...(nodered ? [...renderNodeRed(nodered, noderedCfg, cfg), ''] : []),
+    ...(hq ? [...renderHq(hq, hqCfg), ''] : []),
     `Store growth (gateway): ${growth}`,
     ...(notes.length || unacked.length || disturbed.length || counters ? ['', 'Notes:'] : []),
     ...notes.map((n) => `- ${n}`),
