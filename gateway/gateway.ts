@@ -14,6 +14,7 @@ import { clockOf } from './core/clock.ts'
 import type { Logger } from './core/log.ts'
 import { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 import { loadDashboards } from './dashboards/load.ts'
+import { HqPages } from './hq/pages.ts'
 import { createHttpApp, nodeRedUpgrade, ROUTES, startHttpServer } from './http/index.ts'
 import { LiveFeed } from './http/live.ts'
 import { IngestPipeline } from './ingest/pipeline.ts'
@@ -107,6 +108,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
   const redTarget = { target: () => nodeRed?.target() ?? null, state: () => nodeRed?.state ?? { running: false as const } }
   const tokens = withNodeRedToken(store.tokens, redIds)
   const upgraded = new Set<Duplex>()
+  const hqPages = new HqPages({ dbPath: store.path, site: config.site })
   let http: Awaited<ReturnType<typeof startHttpServer>>
   try {
     http = await startHttpServer(
@@ -128,6 +130,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
         analytics: analytics && { db: analyticsDb!, status: () => analytics.snapshot(), outlook: () => analytics.outlook, refit: () => analytics.refit() },
         dashboards: { load: loadPages, lastGood: pages },
         live,
+        hqPages,
         ...(red ? { nodeRed: redTarget } : {}),
       }),
       config.host,
@@ -198,6 +201,7 @@ export async function startGateway(config: Readonly<Config>, opts: StartOptions)
       await broker.close()
       live.close()
       await http.close()
+      await hqPages.close()
       analyticsDb?.close()
       store.close()
       logger.info('stockyard stopped')

@@ -11,6 +11,7 @@ import type { DeadLetterLog, DeviceRegistry, SeriesStore } from '../store/types.
 import type { AnalyticsDeps } from './analytics.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { DashboardsDeps } from './dashboards.ts'
+import type { HqPages } from '../hq/pages.ts'
 import type { LiveFeed } from './live.ts'
 import type { NodeRedDeps } from './nodered.ts'
 
@@ -52,6 +53,8 @@ export interface HttpDeps {
   dashboards?: DashboardsDeps
   /** Alert changes and data ticks for `GET /api/v1/live`. */
   live?: LiveFeed
+  /** HQ's NDJSON pulls read on a thread of their own; without it they read on this one, page by page. */
+  hqPages?: Pick<HqPages, 'page'>
   /** Embedded Node-RED behind `/red` and `/hooks` (admin); without it those paths are 404. */
   nodeRed?: NodeRedDeps
 }

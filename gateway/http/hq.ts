@@ -69,20 +69,7 @@ function readerOf(deps: HttpDeps): HqReader {
 }
 
 /** Answer a pull of `stream` from the request's cursor, reading pages with `read`. */
-function pull(
-  c: Context,
-  deps: HttpDeps,
-  stream: HqStream,
-  q: z.infer<typeof StreamQuery>,
-  read: (after: number, n: number) => Page<unknown>,
-  /** The same rows as NDJSON text, when the store can build it (faster than `read` and JSON.stringify). */
-  readText: (after: number, n: number) => { text: string; count: number; lastSeq: number } = (after, n) => {
-    const page = read(after, n)
-    let text = ''
-    for (const r of page.rows) text += JSON.stringify(r) + '\n'
-    return { text, count: page.rows.length, lastSeq: page.lastSeq }
-  },
-): Response {
+function pull(c: Context, deps: HttpDeps, stream: HqStream, q: z.infer<typeof StreamQuery>, read: (after: number, n: number) => Page<unknown>): Response {
   const reader = readerOf(deps)
   const { store, key } = reader.identity()
   const site = deps.config.site
@@ -99,33 +86,42 @@ function pull(
     const more = page.rows.length === limit && read(page.lastSeq, 1).rows.length > 0
     return c.json({ rows: page.rows, next_cursor: cursorAt(page.lastSeq), more })
   }
+  const enc = new TextEncoder()
+  // Pages come from the page reader thread when the gateway has one (gateway/hq/pages.ts); else from
+  // this thread, with a yield between pages so that a fast reader cannot hold it.
+  const pages = deps.hqPages
+  const readPage = pages
+    ? (after: number, n: number) => pages.page(stream, after, n)
+    : async (after: number, n: number) => {
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        const page = read(after, n)
+        let text = ''
+        for (const r of page.rows) text += JSON.stringify(r) + '\n'
+        return { bytes: enc.encode(text), count: page.rows.length, lastSeq: page.lastSeq }
+      }
   const limit = q.limit ?? 100_000
   let after = from
   let sent = 0
   let sinceCheckpoint = 0
-  const enc = new TextEncoder()
   let body: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
     // Pulled as the client reads: a slow puller slows the reads, nothing piles up in memory.
     async pull(controller) {
-      // A macrotask boundary per page: a fast reader otherwise pulls every page in one run of microtasks.
-      await new Promise<void>((resolve) => setImmediate(resolve))
       const want = Math.min(PAGE_ROWS, limit - sent)
-      const page = readText(after, want)
-      let text = page.text
+      const page = await readPage(after, want)
       sent += page.count
       sinceCheckpoint += page.count
       after = page.lastSeq
+      if (page.count) controller.enqueue(page.bytes)
       if (page.count < want || sent >= limit) {
-        const more = page.count === want && read(after, 1).rows.length > 0
-        controller.enqueue(enc.encode(text + JSON.stringify({ next_cursor: cursorAt(after), rows: sent, more }) + '\n'))
+        const more = page.count === want && (await readPage(after, 1)).count > 0
+        controller.enqueue(enc.encode(JSON.stringify({ next_cursor: cursorAt(after), rows: sent, more }) + '\n'))
         controller.close()
         return
       }
       if (sinceCheckpoint >= CHECKPOINT_ROWS) {
-        text += JSON.stringify({ cursor: cursorAt(after), rows: sent }) + '\n'
+        controller.enqueue(enc.encode(JSON.stringify({ cursor: cursorAt(after), rows: sent }) + '\n'))
         sinceCheckpoint = 0
       }
-      controller.enqueue(enc.encode(text))
     },
   })
   const headers: Record<string, string> = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' }
@@ -163,14 +159,7 @@ export const hqRoutes: Route[] = [
       await deps.beforeRead?.()
       const res = q.resolution as HqResolution
       const reader = readerOf(deps)
-      return pull(
-        c,
-        deps,
-        `rollups/${res}`,
-        q,
-        (after, n) => reader.windows(res, after, n),
-        (after, n) => reader.windowLines(res, after, n),
-      )
+      return pull(c, deps, `rollups/${res}`, q, (after, n) => reader.windows(res, after, n))
     },
   },
   rowStream('/api/v1/hq/events', 'events', (reader, after, n) => reader.events(after, n)),
