@@ -10,7 +10,7 @@ import { loadConfig } from '../gateway/config/load.ts'
 import { createLogger } from '../gateway/core/log.ts'
 import { checkFlows, credentialsToMap, loadShippedFlows, stripCredentials } from '../gateway/nodered/flows.ts'
 import { prepareNodeRed } from '../gateway/nodered/host.ts'
-import { REPO_ROOT } from './helpers/e2e.ts'
+import { getJson, REPO_ROOT, scrapeMetric } from './helpers/e2e.ts'
 import { startTestGateway, tempDir } from './helpers/gateway.ts'
 
 const FLOWS = join(REPO_ROOT, 'flows')
@@ -148,6 +148,26 @@ describe('Node-RED config', () => {
     expect(statSync(join(dataDir, 'node-red/credential-secret')).mode & 0o777).toBe(0o600)
     const set = loadConfig({ overrides: { dataDir, nodeRed: { enabled: true, flowsDir: FLOWS, credentialSecret: 'x'.repeat(20) } } })
     expect(prepareNodeRed(set, createLogger('silent'))).toEqual({ credentialSecret: 'x'.repeat(20) })
+  })
+
+  it('reports flows that could not start (a node type the palette lacks) in /api/v1/status and /metrics', async () => {
+    const flowsDir = tempDir()
+    writeFileSync(
+      join(flowsDir, 'odd.json'),
+      JSON.stringify([
+        { id: 'odd-tab', type: 'tab', label: 'Odd' },
+        { id: 'odd-node', type: 'no-such-node', z: 'odd-tab', wires: [] },
+      ]),
+    )
+    const gw = await startTestGateway({ nodeRed: { enabled: true, flowsDir } })
+    try {
+      await gw.nodeRed!.ready()
+      const status = await getJson<{ nodeRed: { running: boolean; problem: string | null } }>(gw, '/api/v1/status', gw.token('viewer'))
+      expect(status.nodeRed).toMatchObject({ running: true, problem: 'missing-types: no-such-node' })
+      expect(await scrapeMetric(gw, gw.token('viewer'), 'stockyard_nodered_errors_total', { source: 'runtime' })).toBeGreaterThanOrEqual(1)
+    } finally {
+      await gw.dispose()
+    }
   })
 
   it('refuses to start the gateway on a broken flow file, naming the file', async () => {
