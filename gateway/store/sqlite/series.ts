@@ -18,7 +18,7 @@ export const MAX_RAW_SCAN = 1_000_000
 const MINUTE = 60_000
 const HOUR = 3_600_000
 /** Default of config `hq.allowedLatenessMs`. */
-export const DEFAULT_HQ_LATENESS_MS = 5 * MINUTE
+const DEFAULT_HQ_LATENESS_MS = 5 * MINUTE
 
 interface Agg {
   seriesId: number
