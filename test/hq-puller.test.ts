@@ -23,6 +23,7 @@ import { openSqliteStore } from '../gateway/store/sqlite/index.ts'
 import type { DeviceCredentials } from '../gateway/store/types.ts'
 import { publishAll } from './helpers/e2e.ts'
 import { connectDevice, startTestGateway, tempDir, topicOf, type TestGateway } from './helpers/gateway.ts'
+import { Random } from '../simulators/random.ts'
 import { requireBinary, startInfluxd, type Influxd } from './helpers/influxd.ts'
 import { BIN, GatewayProcess, REPO } from './helpers/proc-stockyard.ts'
 
@@ -78,18 +79,6 @@ async function pull(args: string[], timeoutMs = 30_000): Promise<{ code: number 
     // a refusal prints nothing on stdout
   }
   return { code: r.code, stdout: r.stdout, stderr: r.stderr, json }
-}
-
-/** A small seeded PRNG (mulberry32), so a failing kill schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -241,7 +230,9 @@ describe('exactly once under SIGKILL', () => {
   })
 
   it('leaves HQ with exactly the gateway closed windows, late corrections applied once', async () => {
-    const random = prng(SEED)
+    // Seeded (the simulator's generator), so a failing kill schedule can be replayed.
+    const rng = new Random(SEED)
+    const random = (): number => rng.next()
     const args = ['--site', `${gw.config.site}=${gw.url('')}`, '--token', gw.token('hq'), '--into', out, '--once']
     const file1m = join(out, gw.config.site, 'rollups-1m.ndjson')
     /** Late windows: key -> the last late value published into it. */
